@@ -1,0 +1,34 @@
+# gendisco: `make demo` renders the demo project, `make test` runs the test suite.
+# Both create .venv on first use. A user with a GPU can preinstall their own CUDA torch
+# into .venv (or set TORCH=...) before the first run.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+MODEL ?= tiny
+PY := $(VENV)/bin/python
+
+.PHONY: install test lint demo bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --disable-pip-version-check -q "$(TORCH)"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
+	touch $@
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks projects
+	$(VENV)/bin/ruff format --check src tests benchmarks projects
+
+test: install lint
+	$(PY) -m pytest -q
+
+demo: install
+	$(VENV)/bin/gendisco render projects/demo/demo.yaml --model $(MODEL)
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) projects/demo/renders

@@ -1,0 +1,3 @@
+from gendisco.cli import main
+
+main()
