@@ -1,0 +1,685 @@
+"""Render a project: intervals to cached clips to `final.mp4` with the song's audio.
+
+The steps, each owned by another module:
+
+1. the project (validated by `gendisco.project`) and the song's analysis (`gendisco.audio`),
+2. a plan: every clip's frames and their interpolation positions (`gendisco.schedule`),
+   named by a hash of everything that decides its pixels,
+3. the frames of the clips that do not exist yet (`gendisco.models`), streamed through a
+   bounded queue into an encoder thread (`gendisco.video`),
+4. the clips joined into `final.mp4` with the audio, and the `render.json` manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from gendisco import schedule
+from gendisco.errors import GendiscoError, UserError
+from gendisco.project import Project, ResolvedInterval, load_project, resolve_intervals
+from gendisco.video import ClipWriter, join_clips, last_frame, remove_partial_files
+
+# A long interval is split into clips of at most this many frames, so a crash loses at most
+# one chunk of work and several machines can share one interval. Part of every clip's name:
+# changing it renames every clip.
+CHUNK_FRAMES = 480
+# A hold's noise swings on each beat toward the noise of its seed plus this offset.
+HOLD_PARTNER_SEED_OFFSET = 1_000_003
+# Bump when a change to the code changes the pixels of a clip, so old clips are not reused.
+CLIP_FORMAT_VERSION = 1
+# Batches waiting for the encoder; bounded so memory stays flat whatever the song's length.
+ENCODER_QUEUE_BATCHES = 2
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """One clip: a chunk of an interval (or a gap), with every input of its pixels."""
+
+    kind: Literal["interval", "gap"]
+    interval: int  # index of the interval (for a gap: the interval before it)
+    chunk: int
+    first_frame: int  # global frame index of the clip's first frame
+    frame_count: int
+    key: str  # hash of everything that decides the pixels
+    path: Path
+    keyframes: ResolvedInterval | None = None
+    embed_mix: np.ndarray | None = None
+    noise_mix: np.ndarray | None = None
+    zoom: np.ndarray | None = None
+    source: Path | None = None  # for a gap: the clip whose last frame it holds
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    project: Project
+    model: str
+    intervals: list[ResolvedInterval]
+    clips: list[ClipPlan]
+    first_frame: int
+    stop_frame: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def frame_count(self) -> int:
+        return self.stop_frame - self.first_frame
+
+
+@dataclass(frozen=True)
+class RenderProgress:
+    """What the renderer is doing, for a progress bar."""
+
+    stage: Literal["analyze", "load", "render", "stitch", "done"]
+    interval: int | None = None
+    frames_done: int = 0  # frames generated so far in this run
+    frames_total: int = 0  # frames this run generates
+    message: str = ""
+
+
+@dataclass
+class IntervalReport:
+    index: int
+    start_s: float
+    end_s: float
+    frames: int
+    clips: list[str]
+    cached: bool
+    seconds: float = 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class RenderResult:
+    final_path: Path | None  # None when some intervals were left unrendered (--interval)
+    manifest_path: Path
+    clips: list[Path]
+    frames_total: int  # frames in the final video
+    frames_rendered: int  # frames generated in this run (0 when everything was cached)
+    seconds: float
+    frames_per_second: float  # generated frames per second of generation
+    intervals: list[IntervalReport]
+    warnings: list[str]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "final": str(self.final_path) if self.final_path else None,
+            "manifest": str(self.manifest_path),
+            "frames_total": self.frames_total,
+            "frames_rendered": self.frames_rendered,
+            "seconds": round(self.seconds, 3),
+            "frames_per_second": round(self.frames_per_second, 3),
+            "intervals": [
+                {
+                    "index": report.index,
+                    "start": report.start_s,
+                    "end": report.end_s,
+                    "frames": report.frames,
+                    "cached": report.cached,
+                    "seconds": round(report.seconds, 3),
+                    "frames_per_second": round(report.frames_per_second, 3),
+                    "clips": report.clips,
+                }
+                for report in self.intervals
+            ],
+            "warnings": self.warnings,
+        }
+
+
+ProgressCallback = Callable[[RenderProgress], None]
+
+
+def _ignore_progress(_: RenderProgress) -> None:
+    pass
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+def _hash(settings: dict[str, Any], *arrays: np.ndarray | None) -> str:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for array in arrays:
+        if array is not None:
+            digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def pixel_settings(project: Project, model: str) -> dict[str, Any]:
+    """The project-wide settings that decide pixels (device and dtype deliberately not)."""
+    return {
+        "format": CLIP_FORMAT_VERSION,
+        "model": model,
+        "vae": project.vae,
+        "scheduler": project.scheduler,
+        "width": project.width,
+        "height": project.height,
+        "steps": project.steps,
+        "guidance": project.guidance,
+        "fps": project.fps,
+        "crf": project.crf,
+        "preset": project.preset,
+        "chunk": CHUNK_FRAMES,
+    }
+
+
+def snap_intervals(
+    intervals: list[ResolvedInterval], grid_s: np.ndarray
+) -> tuple[list[ResolvedInterval], list[str]]:
+    """Move interval boundaries to the nearest grid time (beats or downbeats).
+
+    An interval that snapping would empty, or make overlap its predecessor, keeps its
+    written times, with a warning.
+    """
+    from dataclasses import replace
+
+    if len(grid_s) == 0:
+        return intervals, ["snap: no beats were found in the song; boundaries stay as written"]
+    snapped: list[ResolvedInterval] = []
+    warnings = []
+    for interval in intervals:
+        start, end = (
+            float(x)
+            for x in schedule.snap_times(np.array([interval.start_s, interval.end_s]), grid_s)
+        )
+        previous_end = snapped[-1].end_s if snapped else -1.0
+        if end <= start or start < previous_end - 1e-9:
+            warnings.append(
+                f"intervals.{interval.index}: snapping would empty it or overlap the previous "
+                "interval; its boundaries stay as written"
+            )
+            snapped.append(interval)
+        else:
+            snapped.append(replace(interval, start_s=start, end_s=end))
+    return snapped, warnings
+
+
+def _interval_curves(
+    interval: ResolvedInterval, analysis, fps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per-frame (embedding mix, noise mix, zoom) of one interval."""
+    if interval.kind == "hold":
+        pulse, zoom = schedule.hold_curves(
+            analysis,
+            start_s=interval.start_s,
+            end_s=interval.end_s,
+            fps=fps,
+            pulse=interval.pulse,
+            zoom=interval.zoom,
+        )
+        embed = np.zeros_like(pulse)
+        return embed, pulse, (zoom if interval.zoom != 1.0 else None)
+    t = schedule.transition_positions(
+        analysis,
+        start_s=interval.start_s,
+        end_s=interval.end_s,
+        fps=fps,
+        warp=interval.warp,
+        reactivity=interval.reactivity,
+    )
+    return t, t, None
+
+
+def plan_render(project: Project, analysis, *, model: str | None = None) -> RenderPlan:
+    """Every clip of the video, its frames and its name; pure apart from reading nothing."""
+    model = model or project.model
+    settings = pixel_settings(project, model)
+    intervals = resolve_intervals(project)
+    warnings: list[str] = []
+    if project.snap != "none":
+        grid = analysis.beat_times_s if project.snap == "beat" else analysis.downbeat_times_s
+        intervals, snap_warnings = snap_intervals(intervals, np.asarray(grid))
+        warnings += snap_warnings
+    clips_dir = project.output / "clips"
+    clips: list[ClipPlan] = []
+    previous_stop = None
+    previous_clip: ClipPlan | None = None
+    for interval in intervals:
+        first, stop = schedule.frame_span(interval.start_s, interval.end_s, project.fps)
+        if previous_stop is not None and first > previous_stop and previous_clip is not None:
+            gap_key = _hash({"gap": previous_clip.key, "frames": first - previous_stop})
+            clips.append(
+                ClipPlan(
+                    kind="gap",
+                    interval=previous_clip.interval,
+                    chunk=0,
+                    first_frame=previous_stop,
+                    frame_count=first - previous_stop,
+                    key=gap_key,
+                    path=clips_dir / f"{previous_clip.interval:03d}-gap-{gap_key}.mp4",
+                    source=previous_clip.path,
+                )
+            )
+        if stop <= first:
+            warnings.append(
+                f"intervals.{interval.index}: shorter than one frame at {project.fps:g} fps; "
+                "it is skipped"
+            )
+            continue
+        embed, noise, zoom = _interval_curves(interval, analysis, project.fps)
+        seed_b = interval.to_seed
+        if interval.kind == "hold":
+            seed_b = (interval.from_seed + HOLD_PARTNER_SEED_OFFSET) % 2**32
+        keyframes = {
+            "prompt_a": interval.from_prompt,
+            "prompt_b": interval.to_prompt,
+            "seed_a": interval.from_seed,
+            "seed_b": seed_b,
+            "negative": interval.negative,
+        }
+        for chunk, chunk_first in enumerate(range(first, stop, CHUNK_FRAMES)):
+            chunk_stop = min(chunk_first + CHUNK_FRAMES, stop)
+            part = slice(chunk_first - first, chunk_stop - first)
+            chunk_zoom = zoom[part] if zoom is not None else None
+            key = _hash(
+                {**settings, **keyframes, "first_frame": chunk_first},
+                embed[part],
+                noise[part],
+                chunk_zoom,
+            )
+            clip = ClipPlan(
+                kind="interval",
+                interval=interval.index,
+                chunk=chunk,
+                first_frame=chunk_first,
+                frame_count=chunk_stop - chunk_first,
+                key=key,
+                path=clips_dir / f"{interval.index:03d}-{chunk:02d}-{key}.mp4",
+                keyframes=_with_partner_seed(interval, seed_b),
+                embed_mix=embed[part],
+                noise_mix=noise[part],
+                zoom=chunk_zoom,
+            )
+            clips.append(clip)
+            previous_clip = clip
+        previous_stop = stop
+    interval_clips = [clip for clip in clips if clip.kind == "interval"]
+    if not interval_clips:
+        raise UserError("no interval is long enough to hold a single frame")
+    return RenderPlan(
+        project=project,
+        model=model,
+        intervals=intervals,
+        clips=clips,
+        first_frame=interval_clips[0].first_frame,
+        stop_frame=max(c.first_frame + c.frame_count for c in clips),
+        warnings=warnings,
+    )
+
+
+def _with_partner_seed(interval: ResolvedInterval, seed_b: int) -> ResolvedInterval:
+    from dataclasses import replace
+
+    return replace(interval, to_seed=seed_b) if seed_b != interval.to_seed else interval
+
+
+# ---------------------------------------------------------------------------- rendering
+
+_DONE = object()
+_ABORT = object()
+
+
+class _Aborted(Exception):
+    pass
+
+
+class ClipEncoder:
+    """Encodes a clip in a thread fed through a bounded queue, so the model never waits.
+
+    PyAV releases the GIL while encoding, as torch does while computing, so the two overlap.
+    """
+
+    def __init__(self, writer: ClipWriter, *, frames_dir: Path | None, first_frame: int):
+        self._writer = writer
+        self._frames_dir = frames_dir
+        self._next_frame = first_frame
+        self._queue: queue.Queue = queue.Queue(maxsize=ENCODER_QUEUE_BATCHES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gendisco-encoder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with self._writer as clip:
+                while (batch := self._queue.get()) is not _DONE:
+                    if batch is _ABORT:
+                        raise _Aborted
+                    clip.write(batch)
+                    if self._frames_dir is not None:
+                        self._save_pngs(batch)
+        except _Aborted:
+            pass
+        except BaseException as error:  # handed to the main thread by put()/finish()
+            self._error = error
+
+    def _save_pngs(self, batch: np.ndarray) -> None:
+        from PIL import Image
+
+        for image in batch:
+            path = self._frames_dir / f"{self._next_frame:06d}.png"
+            partial = path.with_name(f".{path.name}.part")
+            Image.fromarray(image).save(partial, format="PNG", compress_level=1)
+            partial.replace(path)
+            self._next_frame += 1
+
+    def put(self, batch: np.ndarray) -> None:
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        self.put(_DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        """Stop without publishing the clip (its temporary file is deleted)."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(_ABORT)
+        self._thread.join(timeout=10)
+
+
+def _frames_missing(clip: ClipPlan, frames_dir: Path) -> bool:
+    return any(
+        not (frames_dir / f"{index:06d}.png").exists()
+        for index in range(clip.first_frame, clip.first_frame + clip.frame_count)
+    )
+
+
+def _render_clip(
+    pipe,
+    clip: ClipPlan,
+    project: Project,
+    *,
+    batch_size: int | None,
+    frames_dir: Path | None,
+    on_frames: Callable[[int], None],
+) -> None:
+    from gendisco.models import generate_frames
+
+    keyframes = clip.keyframes
+    writer = ClipWriter(
+        clip.path,
+        fps=project.fps,
+        width=project.width,
+        height=project.height,
+        crf=project.crf,
+        preset=project.preset,
+    )
+    encoder = ClipEncoder(writer, frames_dir=frames_dir, first_frame=clip.first_frame)
+    try:
+        for batch in generate_frames(
+            pipe,
+            prompt_a=keyframes.from_prompt,
+            prompt_b=keyframes.to_prompt,
+            seed_a=keyframes.from_seed,
+            seed_b=keyframes.to_seed,
+            embed_mix=clip.embed_mix,
+            noise_mix=clip.noise_mix,
+            width=project.width,
+            height=project.height,
+            steps=project.steps,
+            guidance=project.guidance,
+            negative=keyframes.negative,
+            batch_size=batch_size,
+            zoom=clip.zoom,
+        ):
+            encoder.put(batch)
+            on_frames(len(batch))
+        encoder.finish()
+    except BaseException:
+        encoder.abort()
+        raise
+
+
+def _render_gap(clip: ClipPlan, project: Project, frames_dir: Path | None) -> None:
+    frame = last_frame(clip.source)
+    with ClipWriter(
+        clip.path,
+        fps=project.fps,
+        width=project.width,
+        height=project.height,
+        crf=project.crf,
+        preset=project.preset,
+    ) as writer:
+        for _ in range(clip.frame_count):
+            writer.write(frame)
+
+
+def check_output_writable(output: Path) -> None:
+    try:
+        (output / "clips").mkdir(parents=True, exist_ok=True)
+        probe = output / ".gendisco-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise UserError(f"output folder {output} is not writable ({reason})") from None
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("gendisco", "torch", "diffusers", "transformers", "librosa", "av", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    partial.replace(path)
+
+
+def render(
+    project: Project | str | Path,
+    *,
+    intervals: Sequence[int] | None = None,
+    model: str | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    batch_size: int | None = None,
+    write_frames: bool = False,
+    progress: ProgressCallback | None = None,
+    pipeline: Any = None,
+) -> RenderResult:
+    """Render a project to `output/final.mp4`, reusing every clip that already exists.
+
+    `intervals` limits the work to those interval indices (final.mp4 is then built only
+    if every other clip already exists). `pipeline` lets a caller pass a loaded pipeline.
+    """
+    started = time.perf_counter()
+    report = progress or _ignore_progress
+    # 1. Validate everything before loading a model.
+    if not isinstance(project, Project):
+        project = load_project(project)
+    check_output_writable(project.output)
+    if intervals is not None:
+        known = range(len(project.intervals))
+        unknown = [index for index in intervals if index not in known]
+        if unknown:
+            raise UserError(
+                f"--interval {unknown[0]}: the project has intervals 0 to {len(known) - 1}"
+            )
+    remove_partial_files(project.output / "clips")
+    remove_partial_files(project.output)
+
+    # 2. Analyse the song (cached per file content).
+    report(RenderProgress(stage="analyze", message=f"analysing {project.song.name}"))
+    from gendisco.audio import analyze
+
+    analysis = analyze(project.song)
+
+    # 3. Plan every clip.
+    plan = plan_render(project, analysis, model=model)
+    frames_dir = project.output / "frames" if write_frames else None
+    if frames_dir is not None:
+        frames_dir.mkdir(parents=True, exist_ok=True)
+    wanted = set(intervals) if intervals is not None else None
+
+    def needs_render(clip: ClipPlan) -> bool:
+        if clip.kind != "interval" or (wanted is not None and clip.interval not in wanted):
+            return False
+        if not clip.path.exists():
+            return True
+        return frames_dir is not None and _frames_missing(clip, frames_dir)
+
+    todo = [clip for clip in plan.clips if needs_render(clip)]
+    frames_total = sum(clip.frame_count for clip in todo)
+
+    # 4. Render what is missing; the model is loaded only if something is.
+    reports = {
+        interval.index: IntervalReport(
+            index=interval.index,
+            start_s=interval.start_s,
+            end_s=interval.end_s,
+            frames=0,
+            clips=[],
+            cached=True,
+        )
+        for interval in plan.intervals
+    }
+    for clip in plan.clips:
+        if clip.kind == "interval":
+            reports[clip.interval].frames += clip.frame_count
+            reports[clip.interval].clips.append(clip.path.name)
+    device_description: dict[str, Any] = {}
+    frames_done = 0
+    generation_seconds = 0.0
+    if todo:
+        if pipeline is None:
+            report(RenderProgress(stage="load", frames_total=frames_total, message=plan.model))
+            from gendisco.models import load_pipeline
+
+            pipeline = load_pipeline(
+                plan.model,
+                device=device,
+                dtype=dtype,
+                vae=project.vae,
+                scheduler=project.scheduler,
+            )
+        device_description = _describe(pipeline)
+        for clip in todo:
+            clip_started = time.perf_counter()
+            interval_report = reports[clip.interval]
+            interval_report.cached = False
+
+            def on_frames(count: int, clip: ClipPlan = clip) -> None:
+                nonlocal frames_done
+                frames_done += count
+                report(
+                    RenderProgress(
+                        stage="render",
+                        interval=clip.interval,
+                        frames_done=frames_done,
+                        frames_total=frames_total,
+                    )
+                )
+
+            report(
+                RenderProgress(
+                    stage="render",
+                    interval=clip.interval,
+                    frames_done=frames_done,
+                    frames_total=frames_total,
+                )
+            )
+            _render_clip(
+                pipeline,
+                clip,
+                project,
+                batch_size=batch_size,
+                frames_dir=frames_dir,
+                on_frames=on_frames,
+            )
+            elapsed = time.perf_counter() - clip_started
+            interval_report.seconds += elapsed
+            generation_seconds += elapsed
+
+    # 5. Fill gaps between intervals by holding the previous interval's last frame.
+    for clip in plan.clips:
+        if clip.kind == "gap" and not clip.path.exists() and clip.source.exists():
+            _render_gap(clip, project, frames_dir)
+
+    # 6. Join the clips into final.mp4 with the song's audio.
+    final_path: Path | None = None
+    missing = [clip for clip in plan.clips if not clip.path.exists()]
+    if not missing:
+        report(RenderProgress(stage="stitch", message="final.mp4"))
+        final_path = project.output / "final.mp4"
+        join_clips(
+            [clip.path for clip in plan.clips],
+            final_path,
+            fps=project.fps,
+            song=project.song,
+            start_s=plan.first_frame / project.fps,
+        )
+    else:
+        plan.warnings.append(
+            f"final.mp4 not built: {len({c.interval for c in missing})} interval(s) are not "
+            "rendered yet; render without --interval to finish the video"
+        )
+
+    # 7. The manifest.
+    seconds = time.perf_counter() - started
+    result = RenderResult(
+        final_path=final_path,
+        manifest_path=project.output / "render.json",
+        clips=[clip.path for clip in plan.clips if clip.path.exists()],
+        frames_total=plan.frame_count,
+        frames_rendered=frames_done,
+        seconds=seconds,
+        frames_per_second=frames_done / generation_seconds if generation_seconds else 0.0,
+        intervals=list(reports.values()),
+        warnings=[*project.warnings, *plan.warnings],
+    )
+    _write_json(
+        result.manifest_path,
+        {
+            "project": project.model_dump(mode="json", by_alias=True),
+            "model": plan.model,
+            "device": device_description,
+            "versions": _versions(),
+            "command": sys.argv,
+            "frames": {"first": plan.first_frame, "stop": plan.stop_frame},
+            **result.summary(),
+        },
+    )
+    report(RenderProgress(stage="done", frames_done=frames_done, frames_total=frames_total))
+    return result
+
+
+def _describe(pipeline: Any) -> dict[str, Any]:
+    try:
+        from gendisco.models import describe_pipeline
+    except ImportError:
+        return {}
+    try:
+        return describe_pipeline(pipeline)
+    except GendiscoError:
+        return {}
