@@ -1,0 +1,915 @@
+"""The project file: its pydantic schema, `load_project` and `resolve_intervals`.
+
+`load_project` reports every problem of a project file at once, one `field.path: message`
+line each, in words meant for the person who wrote the file (see DESIGN.md, "The project
+file"). It reads the song's duration from the file header only, so it stays instant and
+never imports torch or librosa.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from gendisco.errors import AudioError, ProjectError, UserError
+
+__all__ = [
+    "HoldSpec",
+    "Interval",
+    "Project",
+    "PromptSpec",
+    "ResolvedInterval",
+    "format_time",
+    "load_project",
+    "parse_time",
+    "resolve_intervals",
+    "schema_json",
+]
+
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding and many diffusion tools stop here
+TIME_EPS_S = 1e-6  # boundaries closer than this are the same instant
+TRANSITIONS = ("color", "time", "subject", "style")
+X264_PRESETS = Literal[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+]
+
+_TIME_RE = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
+
+
+def parse_time(value: Any) -> float:
+    """Seconds from `12`, `12.5`, `"12.5"`, `"1:05.5"` (m:ss.s) or `"1:02:03.5"` (h:mm:ss.s)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value}; use seconds (12.5) or m:ss.s (1:05.5)")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        match = _TIME_RE.match(text)
+        if match:
+            hours, minutes, seconds = match.groups()
+            if float(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
+                raise ValueError(f"not a time: {value!r}; minutes and seconds must be below 60")
+            return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+        raise ValueError(f"not a time: {value!r}; use seconds (12.5) or m:ss.s (1:05.5)")
+    return value  # let pydantic say what type it expected
+
+
+def format_time(seconds: float) -> str:
+    """`m:ss.s` (or `h:mm:ss.s` from an hour on), the form project files accept."""
+    tenths = int(round(seconds * 10))
+    minutes, tenths = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{tenths // 10:02d}.{tenths % 10}"
+    return f"{hours}:{minutes:02d}:{secs}" if hours else f"{minutes}:{secs}"
+
+
+# Editors (YAML language server) must accept both spellings, so the schema says so.
+Seconds = Annotated[
+    float,
+    BeforeValidator(parse_time),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(\d+:)?\d+:\d+(\.\d*)?$"},
+            ]
+        }
+    ),
+]
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+
+
+def _rules(problems: list[tuple[tuple[str | int, ...], str]]) -> PydanticCustomError:
+    """Several cross-field problems, each with its own sub-path, as one pydantic error."""
+    summary = "; ".join(
+        f"{'.'.join(str(p) for p in loc)}: {msg}" if loc else msg for loc, msg in problems
+    )
+    return PydanticCustomError("rules", "{summary}", {"summary": summary, "problems": problems})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+class PromptSpec(_Model):
+    """One end of a transition: what the picture shows, and the noise it starts from."""
+
+    prompt: str = Field(
+        ..., min_length=1, description="Text prompt: what the frame shows at this end."
+    )
+    seed: Seed | None = Field(
+        None,
+        description="Noise seed (0 to 2^32-1); same seed, same composition. Default: see "
+        "`from` and `to`.",
+    )
+
+
+class HoldSpec(_Model):
+    """A hold: one subject that stays on screen and breathes with the beat."""
+
+    prompt: str = Field(..., min_length=1, description="Text prompt of the held subject.")
+    seed: Seed | None = Field(None, description="Noise seed. Default: the project's `seed`.")
+    pulse: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="How far the noise swings toward a second noise on each beat; "
+        "0 = still picture, higher = stronger pulse.",
+    )
+    zoom: float = Field(
+        1.0,
+        ge=1.0,
+        le=2.0,
+        description="Punch-in factor on each beat, decaying back; 1 = none, higher = harder.",
+    )
+
+
+class Interval(_Model):
+    """A stretch of the song: either a transition from one prompt to another, or a hold."""
+
+    start: Seconds = Field(..., ge=0, description='Start in seconds (12.5) or "m:ss.s" ("0:12.5").')
+    end: Seconds = Field(..., ge=0, description='End in seconds or "m:ss.s"; greater than start.')
+    transition: Literal["color", "time", "subject", "style"] | None = Field(
+        None,
+        description="What changes from `from` to `to`: color, time (of day or era), "
+        "subject or style. Leave out for a hold.",
+    )
+    hold: HoldSpec | None = Field(
+        None, description="Keep one subject on screen, pulsing on beats (instead of a transition)."
+    )
+    from_: PromptSpec | None = Field(
+        None,
+        alias="from",
+        description="Start of a transition. Leave out to continue from the previous "
+        "interval's end prompt and seed. Seed default: the project's `seed`.",
+    )
+    to: PromptSpec | None = Field(
+        None,
+        description="End of a transition. Seed default: the start's seed for color, time and "
+        "style; start seed + 1 for subject.",
+    )
+    warp: Literal["onsets", "beats", "linear"] = Field(
+        "onsets",
+        description="How motion follows the music: onsets (percussive hits), beats (a step "
+        "per beat) or linear (steady).",
+    )
+    reactivity: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="0 = steady motion, 1 = motion only on hits; higher reacts more to the music.",
+    )
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Interval:
+        problems = _interval_rules(
+            self.start,
+            self.end,
+            has={
+                "transition": self.transition is not None,
+                "hold": self.hold is not None,
+                "from": self.from_ is not None,
+                "to": self.to is not None,
+            },
+        )
+        if problems:
+            raise _rules(problems)
+        return self
+
+
+def _interval_rules(
+    start: float | None, end: float | None, *, has: dict[str, bool]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """An interval's cross-field rules; `has` says which of transition/hold/from/to are set.
+
+    Kept apart from the model so that `load_project` can also apply them to an interval
+    whose other fields failed, and report everything in one run.
+    """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if start is not None and end is not None and end <= start:
+        problems.append((("end",), f"must be greater than start ({start:g})"))
+    if has["hold"]:
+        if has["transition"]:
+            problems.append(
+                ((), "has both `hold` and `transition`; an interval is one or the other")
+            )
+        for key in ("from", "to"):
+            if has[key]:
+                problems.append(
+                    ((key,), "not used by a hold; a hold shows `hold.prompt` throughout")
+                )
+    elif has["transition"]:
+        if not has["to"]:
+            problems.append((("to",), "required: the prompt this transition ends on"))
+    elif has["from"] or has["to"]:
+        problems.append(
+            (("transition",), "required with from/to: one of color, time, subject, style")
+        )
+    else:
+        problems.append(((), "needs either a `transition` (with from/to) or a `hold`"))
+    return problems
+
+
+def _raw_times(raw: dict) -> tuple[float | None, float | None]:
+    """start and end of an interval as written, or None where unreadable."""
+    times: list[float | None] = []
+    for key in ("start", "end"):
+        try:
+            value = parse_time(raw.get(key))
+        except ValueError:
+            value = None
+        ok = isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+        times.append(float(value) if ok else None)
+    return times[0], times[1]
+
+
+def _raw_interval_rules(raw: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """`_interval_rules` on an interval as written in YAML (unreadable times are skipped)."""
+    if not isinstance(raw, dict):
+        return []
+    has = {key: raw.get(key) is not None for key in ("transition", "hold", "from", "to")}
+    return _interval_rules(*_raw_times(raw), has=has)
+
+
+def _timeline(
+    intervals: list[tuple[int, Interval]],
+) -> tuple[list[tuple[tuple[str | int, ...], str]], list[str]]:
+    """Problems and warnings of the intervals' order: sorted, no overlap, first has `from`."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    warnings: list[str] = []
+    if intervals and intervals[0][0] == 0:
+        first = intervals[0][1]
+        if first.transition is not None and first.hold is None and first.from_ is None:
+            problems.append(
+                (
+                    ("intervals", 0, "from"),
+                    "required on the first interval: there is no previous interval to continue "
+                    "from",
+                )
+            )
+    for (i_prev, prev), (i, cur) in zip(intervals, intervals[1:], strict=False):
+        if cur.start < prev.start - TIME_EPS_S:
+            problems.append(
+                (
+                    ("intervals", i, "start"),
+                    f"{cur.start:g} comes before intervals.{i_prev} (starts at {prev.start:g}); "
+                    "list intervals in time order",
+                )
+            )
+        elif cur.start < prev.end - TIME_EPS_S:
+            problems.append(
+                (
+                    ("intervals", i, "start"),
+                    f"{cur.start:g} overlaps intervals.{i_prev}, which ends at {prev.end:g}",
+                )
+            )
+        elif cur.start > prev.end + TIME_EPS_S:
+            warnings.append(
+                f"intervals.{i}: gap of {cur.start - prev.end:g} s after intervals.{i_prev} "
+                f"({format_time(prev.end)}-{format_time(cur.start)}); "
+                f"intervals.{i_prev}'s last frame is held until then"
+            )
+    return problems, warnings
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    base = Path((info.context or {}).get("base_dir") or Path.cwd())
+    return (base / value.expanduser()).resolve()
+
+
+class Project(_Model):
+    """A gendisco project: a song, how to render it, and its intervals."""
+
+    model_config = ConfigDict(title="gendisco project")
+
+    song: Path = Field(
+        ...,
+        description="The song: a path relative to the project file. Any format FFmpeg or "
+        "libsndfile reads (mp3, m4a, ogg, opus, flac, wav).",
+    )
+    output: Path | None = Field(
+        None,
+        description="Folder for clips, manifest and final.mp4, relative to the project file. "
+        "Default: `renders/NAME` for a project file `NAME.yaml`.",
+    )
+    model: str = Field(
+        "stabilityai/sd-turbo",
+        min_length=1,
+        description="Hugging Face hub id, local folder or single-file .safetensors checkpoint; "
+        "`tiny` = built-in offline test model (noise-like frames, very fast).",
+    )
+    vae: Literal["default", "tiny"] = Field(
+        "default",
+        description="`tiny` (TAESD) decodes much faster with slightly softer frames.",
+    )
+    scheduler: str = Field(
+        "euler",
+        min_length=1,
+        description="Diffusers scheduler by short name (euler, ddim, dpm, lcm, ...).",
+    )
+    width: int = Field(
+        512,
+        ge=64,
+        le=4096,
+        multiple_of=8,
+        description="Frame width in pixels, a multiple of 8; larger is slower and uses more "
+        "memory.",
+    )
+    height: int = Field(
+        512,
+        ge=64,
+        le=4096,
+        multiple_of=8,
+        description="Frame height in pixels, a multiple of 8.",
+    )
+    fps: float = Field(
+        24.0,
+        gt=0,
+        le=120,
+        description="Frames per second; higher is smoother and renders proportionally longer.",
+    )
+    steps: int = Field(
+        2,
+        ge=1,
+        le=200,
+        description="Denoising steps per frame; higher is more detailed and slower "
+        "(turbo models need 1-4).",
+    )
+    guidance: float = Field(
+        0.0,
+        ge=0.0,
+        le=50.0,
+        description="Classifier-free guidance scale; higher follows the prompt more closely; "
+        "0 or 1 = off (right for turbo models, and twice as fast).",
+    )
+    style: str = Field("", description="Appended to every prompt, e.g. `digital painting, 4k`.")
+    negative: str = Field(
+        "", description="Negative prompt: what to avoid (used when guidance > 1)."
+    )
+    seed: Seed = Field(42, description="Default seed for prompts that give none.")
+    snap: Literal["none", "beat", "bar"] = Field(
+        "none",
+        description="Move interval boundaries to the nearest detected beat or bar (downbeat).",
+    )
+    crf: int = Field(
+        18,
+        ge=0,
+        le=51,
+        description="H.264 quality of final.mp4: lower is better quality and bigger files.",
+    )
+    preset: X264_PRESETS = Field(
+        "medium",
+        description="H.264 encoder speed: slower presets make smaller files at the same quality.",
+    )
+    intervals: list[Interval] = Field(
+        ...,
+        min_length=1,
+        description="The timeline: sorted, non-overlapping intervals inside the song.",
+    )
+    path: SkipJsonSchema[Path | None] = Field(
+        None, exclude=True, description="The project file this was loaded from."
+    )
+    warnings: SkipJsonSchema[list[str]] = Field(
+        default_factory=list, exclude=True, description="Non-fatal findings, e.g. gaps."
+    )
+
+    @field_validator("song", mode="before")
+    @classmethod
+    def _song_not_empty(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must name an audio file")
+        return value
+
+    @field_validator("song", "output", mode="after")
+    @classmethod
+    def _relative_to_project(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _check_timeline(self, info: ValidationInfo) -> Project:
+        if self.output is None:
+            context = info.context or {}
+            stem = context.get("stem") or self.song.stem
+            base = Path(context.get("base_dir") or Path.cwd())
+            self.output = (base / "renders" / stem).resolve()
+        problems, warnings = _timeline(list(enumerate(self.intervals)))
+        if problems:
+            raise _rules(problems)
+        self.warnings = warnings
+        return self
+
+
+def schema_json() -> str:
+    """The JSON Schema of the project format, as `gendisco schema` prints it."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **Project.model_json_schema(by_alias=True),
+    }
+    return json.dumps(schema, indent=2) + "\n"
+
+
+# ---------------------------------------------------------------------------------------
+# Loading: YAML -> problems by field path -> Project
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe YAML loader that records duplicate keys instead of keeping the last silently."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
+                continue
+            if key_node.value in seen:
+                line = key_node.start_mark.line + 1
+                self.duplicates.append(
+                    f"line {line}: duplicate key {key_node.value!r}; each key may appear "
+                    "only once here"
+                )
+            seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> tuple[Any, list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProjectError(["not a text file (expected YAML)"], str(path)) from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot read ({error.strerror or error})") from None
+    loader = _Loader(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as error:
+        raise ProjectError([_yaml_message(error, text)], str(path)) from None
+    except yaml.YAMLError as error:
+        raise ProjectError([f"invalid YAML: {error}"], str(path)) from None
+    finally:
+        loader.dispose()
+    return data, loader.duplicates
+
+
+def _yaml_message(error: yaml.MarkedYAMLError, text: str) -> str:
+    mark = error.problem_mark or error.context_mark
+    if mark is None:
+        return f"invalid YAML: {error.problem or error}"
+    where = f"line {mark.line + 1}, column {mark.column + 1}: "
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    if line[mark.column : mark.column + 1] == "\t":
+        return f"{where}invalid YAML: a tab character; YAML indents with spaces, not tabs"
+    context = f" ({error.context})" if error.context else ""
+    return f"{where}invalid YAML: {error.problem or 'syntax error'}{context}"
+
+
+def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside `X | None` or `list[X]`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field_at(loc: tuple[str | int, ...]) -> tuple[type[BaseModel], Any] | None:
+    """(model, FieldInfo) of the field an error location points at; list indices skipped."""
+    model: type[BaseModel] | None = Project
+    field = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if model is None:
+            return None
+        field = next(
+            (f for name, f in model.model_fields.items() if (f.alias or name) == part), None
+        )
+        if field is None:
+            return None
+        owner = model
+        model = _unwrap_model(field.annotation)
+    return (owner, field) if field is not None else None
+
+
+def _keys_of(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items() if not f.exclude]
+
+
+def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    if not [part for part in loc if isinstance(part, str)]:
+        return Project
+    found = _field_at(loc)
+    return _unwrap_model(found[1].annotation) if found else None
+
+
+def _literal_choices(annotation: Any) -> list[str]:
+    if typing.get_origin(annotation) is Literal:
+        return [str(a) for a in typing.get_args(annotation)]
+    for arg in typing.get_args(annotation):
+        choices = _literal_choices(arg)
+        if choices:
+            return choices
+    return []
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _unknown_key(loc: tuple[str | int, ...]) -> str:
+    model = _model_at(loc[:-1])
+    key = str(loc[-1])
+    if model is None:
+        return "unknown key"
+    keys = _keys_of(model)
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; expected one of: {', '.join(keys)}"
+
+
+_MAPPING_HINTS = {
+    "from": 'must be a mapping such as {prompt: "a city at dusk", seed: 7}',
+    "to": 'must be a mapping such as {prompt: "a city at night", seed: 7}',
+    "hold": 'must be a mapping such as {prompt: "a disco ball", seed: 3, pulse: 0.3}',
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    """Pydantic's message for one error, reworded for someone editing a YAML file."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    loc = tuple(error["loc"])
+    got = _show(error.get("input"))
+    last = loc[-1] if loc else None
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if kind == "invalid_key":
+        return "unknown key; keys are names such as `song` or `fps`"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "greater_than":
+        return f"must be greater than {_num(ctx['gt'])} (got {got})"
+    if kind == "greater_than_equal":
+        return f"must be at least {_num(ctx['ge'])} (got {got})"
+    if kind == "less_than":
+        return f"must be less than {_num(ctx['lt'])} (got {got})"
+    if kind == "less_than_equal":
+        return f"must be at most {_num(ctx['le'])} (got {got})"
+    if kind == "multiple_of":
+        return f"must be a multiple of {_num(ctx['multiple_of'])} (got {got})"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number (got {got})"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number (got {got})"
+    if kind == "finite_number":
+        return f"must be a finite number (got {got})"
+    if kind == "string_type":
+        return f"must be text (got {got}); put it in quotes"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind in ("path_type", "path_parsing"):
+        return f"must be a file path (got {got})"
+    if kind == "literal_error":
+        found = _field_at(loc)
+        choices = _literal_choices(found[1].annotation) if found else []
+        if not choices:
+            return error["msg"]
+        message = f"must be one of {', '.join(choices)} (got {got})"
+        close = difflib.get_close_matches(str(error.get("input")), choices, n=1, cutoff=0.6)
+        return f"{message}; did you mean {close[0]!r}?" if close else message
+    if kind == "list_type":
+        if loc == ("intervals",):
+            return f"must be a list of intervals, each starting with '- start:' (got {got})"
+        return f"must be a list (got {got})"
+    if kind == "too_short":
+        return "needs at least one interval" if loc == ("intervals",) else "must not be empty"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        if last in _MAPPING_HINTS:
+            return f"{_MAPPING_HINTS[last]} (got {got})"
+        return f"must be a mapping of keys (got {got})"
+    return str(error["msg"]).replace("Input should be", "should be")
+
+
+def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> list[str]:
+    """One `path: message` line per problem in a pydantic ValidationError."""
+    lines = []
+    for item in error.errors():
+        loc = prefix + tuple(item["loc"])
+        if item["type"] == "rules":
+            pairs = [(loc + tuple(sub), msg) for sub, msg in item["ctx"]["problems"]]
+        else:
+            pairs = [(loc, _message({**item, "loc": loc}))]
+        for where, message in pairs:
+            path = ".".join(str(part) for part in where)
+            lines.append(f"{path}: {message}" if path else message)
+    return lines
+
+
+def _song_problem(song: Path) -> tuple[str | None, float | None]:
+    """(problem, duration in seconds) of the song file, from its header only."""
+    from gendisco.audio import probe_duration
+
+    if song.is_dir():
+        return f"song: {song} is a folder, not an audio file", None
+    if not song.exists():
+        return f"song: file not found: {song}", None
+    try:
+        duration = probe_duration(song)
+    except AudioError as error:
+        return f"song: {error}", None
+    if duration <= 0:
+        return f"song: {song} holds no audio (duration 0)", None
+    return None, duration
+
+
+_TYPO_RE = re.compile(r"^((?:[^:]*\.)?)[^.:]+: unknown key; did you mean '([^']+)'\?$")
+
+
+def _without_follow_ons(problems: list[str]) -> list[str]:
+    """Drop "X is required" where a misspelt key already suggests X: one typo, one line."""
+    suggested = set()
+    for line in problems:
+        match = _TYPO_RE.match(line)
+        if match:
+            parent, key = match.group(1), match.group(2)
+            suggested.add(parent + key)
+            if key in ("transition", "hold"):
+                suggested.add(parent.rstrip(".") + ":needs")
+    kept = []
+    for line in problems:
+        where, _, message = line.partition(": ")
+        if message.startswith("required") and where in suggested:
+            continue
+        if message.startswith("needs either") and f"{where}:needs" in suggested:
+            continue
+        kept.append(line)
+    return kept
+
+
+def _interval_sort_key(line: str) -> tuple[int, int]:
+    match = re.match(r"intervals\.(\d+)", line)
+    return (1, int(match.group(1))) if match else (0, 0)
+
+
+def load_project(path: str | Path, *, check_song: bool = True) -> Project:
+    """Read and validate a project file; paths in it are resolved relative to its folder.
+
+    Raises `ProjectError` listing every problem found (`field.path: message` each), or
+    `UserError` when the file itself is missing. With `check_song`, the song must exist and
+    every interval must end within its duration (read from the file header, so this stays
+    fast).
+    """
+    path = Path(path)
+    source = str(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give the project's .yaml file")
+    if not path.exists():
+        raise UserError(f"{path}: project file not found")
+
+    # 1. YAML: syntax, then the shape of the top level
+    data, problems = _read_yaml(path)
+    if data is None:
+        raise ProjectError(
+            ["the file is empty; a project needs at least `song` and `intervals`"], source
+        )
+    if not isinstance(data, dict):
+        shape = "a mapping of keys (song: ..., intervals: ...)"
+        raise ProjectError([f"the top level must be {shape}, not {_show(data)}"], source)
+    for name, field in Project.model_fields.items():
+        if field.exclude and name in data:  # set by the loader, never by the file
+            problems.append(f"{name}: {_unknown_key((name,))}")
+            del data[name]
+
+    # 2. Fields, per-interval rules and the timeline
+    folder = path.resolve().parent
+    project: Project | None = None
+    try:
+        project = Project.model_validate(data, context={"base_dir": folder, "stem": path.stem})
+        intervals = list(enumerate(project.intervals))
+        fps = project.fps
+    except ValidationError as error:
+        problems.extend(_problems(error))
+        intervals, more = _partial_checks(data, error)
+        problems.extend(more)
+        fps = data.get("fps")
+        fps = fps if isinstance(fps, (int, float)) and 0 < fps <= 120 else 24.0
+
+    # 3. The song: exists, is audio, and the intervals end inside it
+    song = project.song if project else _raw_song(data, folder)
+    if check_song and song is not None:
+        problem, duration_s = _song_problem(song)
+        if problem:
+            problems.insert(0, problem)
+        elif duration_s is not None:
+            problems.extend(_past_the_end(intervals, duration_s, fps))
+
+    if problems:
+        problems = _without_follow_ons(problems)
+        problems.sort(key=_interval_sort_key)
+        raise ProjectError(problems, source)
+    assert project is not None
+    project.path = path.resolve()
+    return project
+
+
+def _partial_checks(
+    data: dict, error: ValidationError
+) -> tuple[list[tuple[int, Interval]], list[str]]:
+    """The intervals whose times are readable, and the rules pydantic skipped.
+
+    Pydantic runs a model's own rules only once all its fields passed, so a project with a
+    bad `fps` would not be checked for overlaps; apply the rules here so that one run lists
+    every problem.
+    """
+    raw_intervals = data.get("intervals")
+    if not isinstance(raw_intervals, list):
+        return [], []
+    extra: list[tuple[tuple[str | int, ...], str]] = []
+    valid: list[tuple[int, Interval]] = []
+    for i, raw in enumerate(raw_intervals):
+        try:
+            valid.append((i, Interval.model_validate(raw)))
+        except ValidationError as interval_error:
+            if not any(item["type"] == "rules" for item in interval_error.errors()):
+                extra.extend((("intervals", i, *loc), msg) for loc, msg in _raw_interval_rules(raw))
+            start, end = _raw_times(raw) if isinstance(raw, dict) else (None, None)
+            if start is not None and end is not None:
+                # its times are readable: still check it against its neighbours and the song
+                stand_in = Interval.model_construct(
+                    start=start,
+                    end=end,
+                    transition=raw.get("transition"),
+                    hold=raw.get("hold"),
+                    from_=raw.get("from"),
+                )
+                valid.append((i, stand_in))
+    timeline_checked = any(item["type"] == "rules" and not item["loc"] for item in error.errors())
+    if not timeline_checked:
+        extra.extend(_timeline(valid)[0])
+    return valid, [f"{'.'.join(str(p) for p in loc)}: {msg}" for loc, msg in extra]
+
+
+def _raw_song(data: dict, folder: Path) -> Path | None:
+    song = data.get("song")
+    if not isinstance(song, str) or not song.strip():
+        return None
+    return (folder / Path(song).expanduser()).resolve()
+
+
+def _past_the_end(
+    intervals: list[tuple[int, Interval]], duration_s: float, fps: float
+) -> list[str]:
+    # a container's duration can be a few samples short of what the author measured
+    tolerance_s = 1.0 / fps
+    return [
+        f"intervals.{i}.end: {interval.end:g} is past the end of the song "
+        f"({duration_s:.2f} s = {format_time(duration_s)})"
+        for i, interval in intervals
+        if interval.end > duration_s + tolerance_s
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# Resolving: prompts and seeds per interval, with defaults and continuation applied
+
+
+@dataclass(frozen=True)
+class ResolvedInterval:
+    """One interval with every default applied: what the renderer needs, nothing to look up.
+
+    Prompts already carry the project's style. For holds, `to_*` equals `from_*`.
+    """
+
+    index: int
+    start_s: float
+    end_s: float
+    kind: Literal["transition", "hold"]
+    transition: str | None
+    from_prompt: str
+    from_seed: int
+    to_prompt: str
+    to_seed: int
+    negative: str
+    warp: str
+    reactivity: float
+    pulse: float
+    zoom: float
+    continues: bool
+
+
+def _styled(prompt: str, style: str) -> str:
+    return f"{prompt}, {style}" if style else prompt
+
+
+def resolve_intervals(project: Project) -> list[ResolvedInterval]:
+    """Each interval's prompts and seeds, following DESIGN.md's rules.
+
+    - `from.seed` defaults to the project's seed, as does `hold.seed`;
+    - `to.seed` defaults to the `from` seed for color, time and style transitions (the
+      composition stays), and to `from` seed + 1 for subject transitions;
+    - an omitted `from` continues from the previous interval's end prompt and seed.
+    """
+    resolved: list[ResolvedInterval] = []
+    previous: tuple[str, int] | None = None  # (prompt without style, seed) at the last end
+    for index, interval in enumerate(project.intervals):
+        if interval.hold is not None:
+            hold = interval.hold
+            seed = project.seed if hold.seed is None else hold.seed
+            start = end = (hold.prompt, seed)
+            kind, pulse, zoom, continues = "hold", hold.pulse, hold.zoom, False
+        else:
+            if interval.from_ is not None:
+                source = interval.from_
+                start = (source.prompt, project.seed if source.seed is None else source.seed)
+                continues = False
+            elif previous is not None:
+                start, continues = previous, True
+            else:
+                raise ProjectError(
+                    [f"intervals.{index}.from: required on the first interval"],
+                    str(project.path) if project.path else None,
+                )
+            assert interval.to is not None  # enforced by Interval's validator
+            # a subject change needs new noise, or the old composition shows through
+            default_seed = (
+                (start[1] + 1) % (MAX_SEED + 1) if interval.transition == "subject" else start[1]
+            )
+            to_seed = default_seed if interval.to.seed is None else interval.to.seed
+            end = (interval.to.prompt, to_seed)
+            kind, pulse, zoom = "transition", 0.0, 1.0
+        resolved.append(
+            ResolvedInterval(
+                index=index,
+                start_s=interval.start,
+                end_s=interval.end,
+                kind=kind,
+                transition=interval.transition if kind == "transition" else None,
+                from_prompt=_styled(start[0], project.style),
+                from_seed=start[1],
+                to_prompt=_styled(end[0], project.style),
+                to_seed=end[1],
+                negative=project.negative,
+                warp=interval.warp,
+                reactivity=interval.reactivity,
+                pulse=pulse,
+                zoom=zoom,
+                continues=continues,
+            )
+        )
+        previous = end
+    return resolved

@@ -1,0 +1,350 @@
+"""End-to-end renders on the built-in tiny model, read back with PyAV."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from scipy.stats import spearmanr
+
+from gendisco.project import load_project
+from gendisco.render import CHUNK_FRAMES, plan_render, render
+from synth import drum_song, write_audio
+
+FPS = 12
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> Path:
+    """A 12 s drum-and-band song at 120 BPM."""
+    folder = tmp_path_factory.mktemp("song")
+    track = drum_song(120, 12.0, seed=3)
+    return write_audio(folder / "song.wav", track.y, track.sr)
+
+
+@pytest.fixture(autouse=True)
+def analysis_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("GENDISCO_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def write_project(folder: Path, song: Path, intervals: list[dict], **settings) -> Path:
+    document = {
+        "song": str(song),
+        "output": "out",
+        "model": "tiny",
+        "width": SIZE,
+        "height": SIZE,
+        "fps": FPS,
+        "steps": 2,
+        "guidance": 0.0,
+        "scheduler": "ddim",
+        "preset": "ultrafast",
+        **settings,
+        "intervals": intervals,
+    }
+    path = folder / "project.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+THREE_INTERVALS = [
+    {
+        "start": 0.0,
+        "end": 3.0,
+        "transition": "color",
+        "from": {"prompt": "a city skyline at dusk", "seed": 7},
+        "to": {"prompt": "a city skyline at dusk, neon pink and teal"},
+    },
+    {"start": 3.0, "end": 5.0, "hold": {"prompt": "a mirror disco ball", "seed": 3}},
+    {
+        "start": 5.5,  # a gap of half a second: held on the previous frame
+        "end": 8.25,
+        "transition": "subject",
+        "to": {"prompt": "a flock of flamingos over the sea", "seed": 11},
+    },
+]
+
+
+def read_video(path: Path) -> dict:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        info = {
+            "codec": video.codec_context.name,
+            "pix_fmt": video.codec_context.pix_fmt,
+            "width": video.codec_context.width,
+            "height": video.codec_context.height,
+            "video_s": float(video.duration * video.time_base),
+            "audio_codec": audio.codec_context.name if audio else None,
+            "audio_s": float(audio.duration * audio.time_base) if audio else None,
+        }
+        info["frames"] = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return info
+
+
+def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gendisco", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, song):
+    """One render of the three-interval project through the real CLI."""
+    folder = tmp_path_factory.mktemp("render")
+    project = write_project(folder, song, THREE_INTERVALS)
+    env = {**os.environ, "GENDISCO_CACHE_DIR": str(folder / "cache")}
+    result = run_cli("render", str(project), "--json", "--frames", env=env)
+    return project, result
+
+
+def test_render_writes_final_video_with_exact_frames_and_audio(rendered):
+    project, result = rendered
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    final = Path(summary["final"])
+    video = read_video(final)
+    expected_frames = round(8.25 * FPS) - round(0.0 * FPS)
+    assert len(video["frames"]) == expected_frames == summary["frames_total"]
+    assert video["codec"] == "h264" and video["pix_fmt"] == "yuv420p"
+    assert (video["width"], video["height"]) == (SIZE, SIZE)
+    assert video["audio_codec"] == "aac"
+    assert abs(video["audio_s"] - expected_frames / FPS) <= 1 / FPS
+    assert abs(video["video_s"] - expected_frames / FPS) <= 1 / FPS
+    manifest = json.loads((project.parent / "out" / "render.json").read_text())
+    assert manifest["project"]["model"] == "tiny"
+    assert {"torch", "diffusers", "av"} <= set(manifest["versions"])
+    assert [item["frames"] for item in manifest["intervals"]] == [36, 24, 33]
+    assert all(item["frames_per_second"] > 0 for item in manifest["intervals"])
+
+
+def test_gap_holds_the_previous_frame(rendered):
+    project, _ = rendered
+    frames = read_video(project.parent / "out" / "final.mp4")["frames"]
+    gap = frames[60:66]  # 5.0 s .. 5.5 s at 12 fps
+    for frame in gap:
+        assert np.abs(frame.astype(int) - frames[59].astype(int)).mean() < 2.0
+
+
+def test_lossless_frames_are_numbered_by_global_index(rendered):
+    project, _ = rendered
+    pngs = sorted((project.parent / "out" / "frames").glob("*.png"))
+    # the gap's frames are not generated, so only the intervals' frames are written
+    assert len(pngs) == 36 + 24 + 33
+    assert pngs[0].name == "000000.png" and pngs[-1].name == f"{round(8.25 * FPS) - 1:06d}.png"
+
+
+def test_continued_interval_starts_on_the_previous_end_frame(tmp_path, song):
+    intervals = [
+        {
+            "start": 0.0,
+            "end": 2.0,
+            "transition": "style",
+            "from": {"prompt": "a lighthouse", "seed": 5},
+            "to": {"prompt": "a lighthouse, oil painting"},
+        },
+        {"start": 2.0, "end": 4.0, "transition": "subject", "to": {"prompt": "a whale"}},
+    ]
+    render(write_project(tmp_path, song, intervals), write_frames=True)
+    frames = tmp_path / "out" / "frames"
+
+    def png(index: int) -> np.ndarray:
+        return np.asarray(Image.open(frames / f"{index:06d}.png"), dtype=int)
+
+    first_end, second_start = png(2 * FPS - 1), png(2 * FPS)
+    assert np.abs(second_start - first_end).max() <= 2
+    assert np.abs(png(4 * FPS - 1) - second_start).mean() > 5, "the subject should change"
+
+
+def test_hold_stays_close_to_its_subject_while_pulsing(rendered):
+    project, _ = rendered
+    frames = project.parent / "out" / "frames"
+    hold = [
+        np.asarray(Image.open(frames / f"{index:06d}.png"), dtype=float)
+        for index in range(3 * FPS, 5 * FPS)
+    ]
+    first = hold[0]
+    drift = [np.abs(frame - first).mean() for frame in hold]
+    transition_change = np.abs(
+        np.asarray(Image.open(frames / "000000.png"), dtype=float)
+        - np.asarray(Image.open(frames / f"{round(5.5 * FPS):06d}.png"), dtype=float)
+    ).mean()
+    assert max(drift) > 0.1, "the hold should pulse"
+    assert max(drift) < transition_change, "the hold drifted as far as a subject change"
+    assert drift[-1] < max(drift), "the pulse should decay back toward the subject"
+
+
+def test_second_run_renders_nothing_and_one_edit_renders_one_clip(tmp_path, song):
+    project_path = write_project(tmp_path, song, THREE_INTERVALS)
+    first = render(project_path)
+    assert first.frames_rendered == 36 + 24 + 33
+    clips = sorted((tmp_path / "out" / "clips").glob("*.mp4"))
+    stamps = {clip.name: clip.stat().st_mtime_ns for clip in clips}
+
+    again = render(project_path)
+    assert again.frames_rendered == 0
+    assert all(report.cached for report in again.intervals)
+    assert {c.name: c.stat().st_mtime_ns for c in clips} == stamps
+
+    edited = [dict(item) for item in THREE_INTERVALS]
+    edited[2] = {**edited[2], "to": {"prompt": "a flock of pelicans over the sea", "seed": 11}}
+    write_project(tmp_path, song, edited)
+    third = render(project_path)
+    assert third.frames_rendered == 33
+    assert [report.cached for report in third.intervals] == [True, True, False]
+    assert read_video(third.final_path)["frames"].__len__() == 99
+
+
+def test_render_one_interval_only(tmp_path, song):
+    project_path = write_project(tmp_path, song, THREE_INTERVALS)
+    result = render(project_path, intervals=[1])
+    assert result.frames_rendered == 24
+    assert result.final_path is None
+    assert any("final.mp4 not built" in warning for warning in result.warnings)
+    bad = run_cli("render", str(project_path), "--interval", "7", "--quiet")
+    assert bad.returncode == 2
+    assert "--interval 7" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_long_interval_is_split_into_chunks_with_the_same_frames(tmp_path, song):
+    project = load_project(write_project(tmp_path, song, THREE_INTERVALS, fps=200))
+    from gendisco.audio import analyze
+
+    plan = plan_render(project, analyze(project.song))
+    first_interval = [clip for clip in plan.clips if clip.interval == 0 and clip.kind == "interval"]
+    assert len(first_interval) == -(-600 // CHUNK_FRAMES)
+    assert sum(clip.frame_count for clip in first_interval) == 600
+    assert [clip.first_frame for clip in first_interval] == [0, CHUNK_FRAMES]
+
+
+def frame_changes(frames_dir: Path, first: int, stop: int) -> np.ndarray:
+    images = [
+        np.asarray(Image.open(frames_dir / f"{index:06d}.png"), dtype=float)
+        for index in range(first, stop)
+    ]
+    return np.array([np.abs(b - a).mean() for a, b in zip(images, images[1:], strict=False)])
+
+
+def test_motion_follows_the_music(tmp_path, song):
+    from gendisco.audio import analyze
+
+    analysis = analyze(song)
+    fps = 24
+    interval = {
+        "start": 0.0,
+        "end": 8.0,
+        "transition": "subject",
+        "from": {"prompt": "a red room", "seed": 1},
+        "to": {"prompt": "a blue ocean", "seed": 2},
+        "warp": "onsets",
+    }
+    correlations = {}
+    for reactivity in (1.0, 0.0):
+        folder = tmp_path / f"r{reactivity}"
+        folder.mkdir()
+        project = write_project(
+            folder, song, [{**interval, "reactivity": reactivity}], fps=fps, width=64, height=64
+        )
+        render(project, write_frames=True)
+        changes = frame_changes(folder / "out" / "frames", 0, 8 * fps)
+        # onset strength in each frame-to-frame time span
+        edges = np.arange(8 * fps + 1) / fps
+        strength = np.array(
+            [
+                analysis.onset_envelope[
+                    (analysis.envelope_times_s >= a) & (analysis.envelope_times_s < b)
+                ].sum()
+                for a, b in zip(edges[1:-1], edges[2:], strict=True)
+            ]
+        )
+        correlations[reactivity] = spearmanr(changes, strength).statistic
+    assert correlations[1.0] >= 0.6, correlations
+    assert correlations[0.0] < 0.3, correlations
+
+
+def test_output_folder_not_writable_is_a_user_error(tmp_path, song):
+    if os.geteuid() == 0:
+        blocker = tmp_path / "blocked"
+        blocker.write_text("a file where the output folder should be")
+        project = write_project(tmp_path, song, THREE_INTERVALS[:1], output="blocked/out")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        project = write_project(tmp_path, song, THREE_INTERVALS[:1], output="locked/out")
+    result = run_cli("render", str(project), "--quiet")
+    assert result.returncode == 2
+    assert "not writable" in result.stderr and "Traceback" not in result.stderr
+
+
+def _wait_for(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+LONG_PROJECT = [
+    {
+        "start": float(2 * k),
+        "end": float(2 * k + 2),
+        "transition": "color",
+        "from": {"prompt": f"a scene number {k}", "seed": k},
+        "to": {"prompt": f"a scene number {k}, golden hour"},
+    }
+    for k in range(5)
+]
+
+
+@pytest.mark.parametrize("how", ["sigkill", "sigint"])
+def test_interrupted_render_keeps_clips_and_resumes(tmp_path, song, how):
+    project = write_project(tmp_path, song, LONG_PROJECT, width=128, height=128)
+    clips = tmp_path / "out" / "clips"
+    env = {**os.environ, "GENDISCO_CACHE_DIR": str(tmp_path / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gendisco", "render", str(project), "--quiet", "--batch-size", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert _wait_for(lambda: len(list(clips.glob("*.mp4"))) >= 1, 240), "no clip appeared"
+        process.send_signal(signal.SIGKILL if how == "sigkill" else signal.SIGINT)
+        stopped_at = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+        waited = time.monotonic() - stopped_at
+    finally:
+        process.kill()
+    kept = sorted(clips.glob("*.mp4"))
+    assert 1 <= len(kept) < 5, "the render should have been stopped part way"
+    if how == "sigint":
+        assert process.returncode == 130
+        assert waited < 5
+        assert "Traceback" not in stderr
+        assert not list(clips.glob(".*.part")), "a partial clip was left behind"
+    for clip in kept:  # every finished clip is a whole, readable video
+        assert len(read_video(clip)["frames"]) == 2 * FPS
+
+    resumed = run_cli("render", str(project), "--json", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["frames_rendered"] == (5 - len(kept)) * 2 * FPS
+    assert len(read_video(Path(summary["final"]))["frames"]) == 10 * FPS
+    assert not list(clips.glob(".*.part"))
