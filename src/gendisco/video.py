@@ -253,7 +253,6 @@ def join_clips(
         ) as container:
             with av.open(str(clips[0])) as first:
                 video_out = container.add_stream_from_template(first.streams.video[0])
-            video_out.time_base = Fraction(1, 1) / rate / 512  # fine ticks, like x264's mp4
             audio_packets = []
             if song is not None:
                 audio_packets = _encode_song_audio(
@@ -274,18 +273,20 @@ def _count_frames(clip: Path) -> int:
 
 def _mux_interleaved(container, video_out, clips, frame_counts, rate, audio_packets) -> None:
     """Copy every clip's packets at its place on the timeline, audio interleaved by time."""
+    # Our own time base: the muxer may change the stream's once the header is written.
+    time_base = 1 / rate / 512
     audio_index = 0
     last_dts = None
     frames_before = 0
     for clip, count in zip(clips, frame_counts, strict=True):
         with av.open(str(clip)) as source:
             in_stream = source.streams.video[0]
-            offset = round(frames_before / rate / video_out.time_base)
+            offset = round(frames_before / rate / time_base)
             for packet in source.demux(in_stream):
                 if not packet.size:
                     continue
-                pts = round(packet.pts * in_stream.time_base / video_out.time_base) + offset
-                dts = round(packet.dts * in_stream.time_base / video_out.time_base) + offset
+                pts = round(packet.pts * in_stream.time_base / time_base) + offset
+                dts = round(packet.dts * in_stream.time_base / time_base) + offset
                 # A clip with fewer frames than the encoder's reorder delay starts its
                 # decode timestamps later than its neighbours: keep them increasing.
                 if last_dts is not None and dts <= last_dts:
@@ -293,9 +294,11 @@ def _mux_interleaved(container, video_out, clips, frame_counts, rate, audio_pack
                 dts = min(dts, pts)
                 last_dts = dts
                 packet.pts, packet.dts = pts, dts
-                packet.time_base = video_out.time_base
+                if packet.duration:  # the last frame's duration decides the file's length
+                    packet.duration = round(packet.duration * in_stream.time_base / time_base)
+                packet.time_base = time_base
                 packet.stream = video_out
-                seconds = pts * video_out.time_base
+                seconds = pts * time_base
                 while (
                     audio_index < len(audio_packets)
                     and _seconds(audio_packets[audio_index]) <= seconds
