@@ -1,0 +1,217 @@
+"""Decoding every format, beat and tempo accuracy on synthesised songs, silence, errors, cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+
+from gendisco import audio, schedule
+from gendisco.errors import AudioError
+from synth import click_track, drum_song, write_audio
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENDISCO_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def f_measure(truth: np.ndarray, found: np.ndarray) -> float:
+    """mir_eval's beat F-measure (70 ms window), ignoring the first 5 s as MIREX does."""
+    return mir_eval.beat.f_measure(mir_eval.beat.trim_beats(truth), mir_eval.beat.trim_beats(found))
+
+
+# 1. Tempo and beats ---------------------------------------------------------------------
+
+SONGS = {
+    "click 120": lambda: click_track(120, 12),
+    "click 176 (fast)": lambda: click_track(176, 12),
+    "click 70 (slow)": lambda: click_track(70, 15),
+    "rock 128": lambda: drum_song(128, 15, seed=11),
+    "four-on-the-floor 124": lambda: drum_song(124, 15, style="four", seed=12),
+    "rock 70 (slow)": lambda: drum_song(70, 20, seed=14),
+    "waltz 84 (3/4)": lambda: drum_song(84, 18, style="waltz", seed=15),
+    "quiet intro": lambda: drum_song(105, 18, intro_s=6, intro_gain=0.1, seed=17),
+    "swing funk": lambda: drum_song(100, 15, style="funk", swing=0.33, seed=18),
+    "stereo": lambda: drum_song(118, 12, stereo=True, seed=19),
+}
+
+
+@pytest.mark.parametrize("name", list(SONGS))
+def test_beats_land_on_the_hits_at_the_right_tempo(name: str) -> None:
+    song = SONGS[name]()
+    result = audio.analyze_samples(song.y, song.sr)
+    true_bpm = 60.0 / np.median(np.diff(song.beats_s))
+    assert result.tempo_bpm == pytest.approx(true_bpm, rel=0.03)
+    assert f_measure(song.beats_s, result.beat_times_s) >= 0.9
+    # downbeats are beats, one per bar
+    assert np.isin(result.downbeat_times_s, result.beat_times_s).all()
+
+
+def test_tempo_change_is_followed_without_drift() -> None:
+    song = drum_song((96, 124), 24, change_at_s=11, seed=16)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert f_measure(song.beats_s, result.beat_times_s) >= 0.9
+    curve = np.interp([7.0, 20.0], result.envelope_times_s, result.tempo_curve_bpm)
+    assert curve == pytest.approx([96, 124], rel=0.04)
+    # the last beats are still on the hits, not a fraction of a beat off
+    late = song.beats_s[song.beats_s > 18]
+    found = result.beat_times_s[result.beat_times_s > 18]
+    assert mir_eval.beat.f_measure(late, found) >= 0.9
+
+
+def test_fast_backbeat_is_tracked_at_a_metrical_level() -> None:
+    # a drummer's backbeat at 172 is often felt (and annotated) at 86: either level is
+    # musical, a beat between the hits is not
+    song = drum_song(172, 12, seed=13)
+    result = audio.analyze_samples(song.y, song.sr)
+    ratio = result.tempo_bpm / 172
+    assert min(abs(ratio - 1), abs(ratio - 0.5)) < 0.03
+    amlt = mir_eval.beat.continuity(
+        mir_eval.beat.trim_beats(song.beats_s), mir_eval.beat.trim_beats(result.beat_times_s)
+    )[3]
+    assert amlt >= 0.9
+
+
+def test_quiet_intro_keeps_its_beats() -> None:
+    song = drum_song(105, 18, intro_s=6, intro_gain=0.1, seed=17)
+    result = audio.analyze_samples(song.y, song.sr)
+    intro_truth = song.beats_s[(song.beats_s > 1.0) & (song.beats_s < 6.0)]
+    found = result.beat_times_s[(result.beat_times_s > 0.9) & (result.beat_times_s < 6.1)]
+    assert mir_eval.beat.f_measure(intro_truth, found) >= 0.8
+
+
+def test_waltz_downbeats_are_every_third_beat() -> None:
+    song = drum_song(84, 18, style="waltz", seed=15)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert mir_eval.beat.f_measure(song.downbeats_s, result.downbeat_times_s) >= 0.8
+
+
+def test_rock_downbeats_are_on_the_bar() -> None:
+    song = drum_song(120, 20, seed=1)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert mir_eval.beat.f_measure(song.downbeats_s, result.downbeat_times_s) >= 0.8
+
+
+def test_sections_are_found_where_the_arrangement_changes() -> None:
+    # 8-bar sections at 120 BPM: changes at 16, 32, 48 s (a breakdown from 32 s)
+    song = drum_song(120, 60, seed=2)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert result.section_times_s[0] == 0.0
+    assert np.all(np.diff(result.section_times_s) >= 4.0)
+    # within two bars of the change: boundaries are approximate, never random
+    hits = [np.min(np.abs(result.section_times_s - t)) <= 4.5 for t in (16.0, 32.0, 48.0)]
+    assert sum(hits) >= 2
+    assert len(result.section_times_s) <= 6
+
+
+# 2. Envelopes ---------------------------------------------------------------------------
+
+
+def test_cheap_percussive_envelope_gives_the_same_warp_as_librosa_hpss() -> None:
+    import librosa
+
+    song = drum_song(112, 16, seed=5)
+    result = audio.analyze_samples(song.y, song.sr)
+    # the reference: full-resolution HPSS on the STFT (~8 s on a 3-minute song)
+    reference_env = librosa.onset.onset_strength(
+        y=librosa.effects.percussive(song.y), sr=song.sr, hop_length=audio.HOP
+    )
+    # librosa places onsets one frame later than we do (see audio._spectral_flux)
+    reference_env = np.resize(reference_env[1:], result.percussive_envelope.size)
+    reference = audio.AudioAnalysis(**{**result.__dict__, "percussive_envelope": reference_env})
+    worst = 0.0
+    for start in np.arange(0.0, 14.0, 2.0):
+        warp = dict(start_s=start, end_s=start + 2.0, fps=24, warp="onsets", reactivity=1.0)
+        ours = schedule.transition_positions(result, **warp)
+        theirs = schedule.transition_positions(reference, **warp)
+        worst = max(worst, float(np.abs(ours - theirs).max()))
+    assert worst < 0.06
+
+
+def test_envelopes_share_one_time_grid() -> None:
+    song = drum_song(100, 10, seed=6)
+    result = audio.analyze_samples(song.y, song.sr)
+    n = result.envelope_times_s.size
+    assert result.onset_envelope.shape == result.percussive_envelope.shape == (n,)
+    assert result.tempo_curve_bpm.shape == (n,)
+    assert np.all(result.onset_envelope >= 0) and np.all(result.percussive_envelope >= 0)
+    assert result.envelope_times_s[-1] == pytest.approx(result.duration_s, abs=0.05)
+
+
+# 3. Silence, files, formats, cache ------------------------------------------------------
+
+
+def test_silence_has_no_beats_and_does_not_crash(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "silence.wav", np.zeros(22050 * 5, np.float32), 22050)
+    result = audio.analyze(path)
+    assert result.tempo_bpm == 0.0
+    assert result.beat_times_s.size == 0 and result.downbeat_times_s.size == 0
+    assert result.duration_s == pytest.approx(5.0, abs=0.01)
+    assert list(result.section_times_s) == [0.0]
+    positions = schedule.transition_positions(
+        result, start_s=0, end_s=2, fps=24, warp="onsets", reactivity=1.0
+    )
+    assert np.allclose(positions, np.linspace(0, 1, 48))
+
+
+@pytest.mark.parametrize(
+    "content, name",
+    [(b"\x00\x01garbage" * 500, "broken.mp3"), (b"intervals: []\n", "notes.wav")],
+)
+def test_unreadable_file_is_one_clear_error(tmp_path: Path, content: bytes, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(AudioError) as error:
+        audio.analyze(path)
+    assert name in str(error.value) and "\n" not in str(error.value)
+
+
+def test_missing_file_is_an_audio_error(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match="not found"):
+        audio.decode(tmp_path / "nope.mp3")
+
+
+@pytest.fixture(scope="module")
+def format_song():
+    return drum_song(110, 12, stereo=True, seed=21)
+
+
+@pytest.mark.parametrize(
+    "suffix, sr", [(".wav", 22050), (".flac", 16000), (".mp3", 44100), (".m4a", 44100),
+                   (".ogg", 48000), (".opus", 48000)],
+)  # fmt: skip
+def test_every_format_decodes_and_tracks(tmp_path: Path, format_song, suffix: str, sr: int):
+    import librosa
+
+    y = librosa.resample(format_song.y, orig_sr=format_song.sr, target_sr=sr)
+    path = write_audio(tmp_path / f"song{suffix}", y, sr)
+    samples = audio.decode(path)
+    assert samples.ndim == 1 and samples.dtype == np.float32
+    assert samples.size / audio.SR == pytest.approx(12.0, abs=0.1)
+    stereo = audio.decode(path, mono=False)
+    assert stereo.shape[0] == 2
+    result = audio.analyze(path)
+    assert result.tempo_bpm == pytest.approx(110, rel=0.03)
+    assert f_measure(format_song.beats_s, result.beat_times_s) >= 0.9
+
+
+def test_analysis_is_cached_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    song = drum_song(120, 8, seed=7)
+    path = write_audio(tmp_path / "a.wav", song.y, song.sr)
+    first = audio.analyze(path)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+
+    def fail(*args, **kwargs):
+        raise AssertionError("analysed again")
+
+    monkeypatch.setattr(audio, "analyze_samples", fail)
+    again = audio.analyze(path.rename(tmp_path / "renamed.wav"))  # same content, new name
+    assert again.tempo_bpm == first.tempo_bpm
+    assert np.array_equal(again.beat_times_s, first.beat_times_s)
+    # a changed file is analysed afresh
+    write_audio(tmp_path / "b.wav", song.y * 0.5 + 0.01, song.sr)
+    with pytest.raises(AssertionError, match="analysed again"):
+        audio.analyze(tmp_path / "b.wav")
