@@ -137,8 +137,11 @@ def test_gap_holds_the_previous_frame(rendered):
     project, _ = rendered
     frames = read_video(project.parent / "out" / "final.mp4")["frames"]
     gap = frames[60:66]  # 5.0 s .. 5.5 s at 12 fps
-    for frame in gap:
-        assert np.abs(frame.astype(int) - frames[59].astype(int)).mean() < 2.0
+    held = frames[59].astype(int)
+    next_interval = frames[66].astype(int)
+    for frame in gap:  # the held frame is encoded again, so allow the encoder's loss
+        assert np.abs(frame.astype(int) - held).mean() < 6.0
+        assert np.abs(frame.astype(int) - held).mean() < np.abs(next_interval - held).mean()
 
 
 def test_lossless_frames_are_numbered_by_global_index(rendered):

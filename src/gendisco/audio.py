@@ -30,7 +30,7 @@ HOP = 512
 N_FFT = 2048
 FPS = SR / HOP  # envelope frames per second
 # bump when the analysis changes, so cached results of an older method are not reused
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 
 MIN_BPM, MAX_BPM = 40.0, 240.0
 PRIOR_BPM, PRIOR_OCTAVES = 120.0, 1.0  # log-normal tempo preference (Moelants; Ellis 2007)
@@ -181,10 +181,11 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
     mel = mel_fb @ (spec**2)
     log_mel = _power_to_db(mel)
     onset = _spectral_flux(log_mel)
+    accent = _band_flux(log_mel)
     percussive = _spectral_flux(_power_to_db(mel * _percussive_mask(mel)))
 
     # 2. tempo: harmonic-summed, prior-weighted autocorrelation, then a smooth local path
-    local_ac, lags = _local_autocorrelation(onset)
+    local_ac, lags = _local_autocorrelation(accent)
     period = _tempo_path(local_ac, lags)  # frames per beat, per frame
     if period is None:
         return AudioAnalysis(
@@ -193,7 +194,8 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
         )  # fmt: skip
 
     # 3. beats by dynamic programming on the local period
-    beat_frames = _track_beats(onset, period)
+    beat_frames = _track_beats(accent, period)
+    beat_frames = _refine_level(beat_frames, accent)
     beats = beat_frames / FPS
     if beats.size < 2:
         tempo, curve = 0.0, np.zeros(n_frames)
@@ -253,6 +255,29 @@ def _spectral_flux(log_mel: np.ndarray) -> np.ndarray:
     """
     flux = np.maximum(0.0, np.diff(log_mel, axis=1)).mean(axis=0)
     return np.concatenate([[0.0, 0.0], flux[:-1]]).astype(np.float64)
+
+
+# mel-band edges (128 Slaney bands to 11 kHz): ~200 Hz, ~1 kHz, ~4 kHz
+BANDS = ((0, 8), (8, 38), (38, 80), (80, 128))
+# kick/bass and snare-body bands carry the beat; hi-hats and cymbals fill the off-beats
+BAND_WEIGHTS = (1.0, 1.0, 0.5, 0.25)
+
+
+def _band_flux(log_mel: np.ndarray) -> np.ndarray:
+    """Beat accent: log spectral flux per frequency band, each band normalised by its own
+    typical flux, then weighted towards low frequencies.
+
+    Normalising per band lets a soft kick or bass count as much as loud bright percussion;
+    the weighting makes beats sit on kick, bass and snare rather than on off-beat hats.
+    """
+    diff = np.maximum(0.0, np.diff(log_mel, axis=1))
+    total = np.zeros(diff.shape[1])
+    for (lo, hi), weight in zip(BANDS, BAND_WEIGHTS, strict=True):
+        band = diff[lo:hi].mean(axis=0)
+        scale = np.percentile(band, 95)
+        if scale > 0:
+            total += weight * band / scale
+    return np.concatenate([[0.0, 0.0], total[:-1]])
 
 
 def _percussive_mask(mel: np.ndarray) -> np.ndarray:
@@ -452,6 +477,73 @@ def _track_beats(onset: np.ndarray, period: np.ndarray) -> np.ndarray:
         beats.append(int(backlink[beats[-1]]))
     beats = np.asarray(beats[::-1])
     return _trim_beats(beats, local)
+
+
+# in-between hits this strong (relative to the beats) make the faster level the beat, at
+# equal prior; the threshold scales with how much less likely the faster tempo is
+LEVEL_UP = 0.5
+LEVEL_DOWN = 0.4  # alternate beats this weak are off-beats of a slower pulse
+# what listeners tap: mostly 70-180 BPM (Moelants 2002; ballroom annotations reach ~200)
+TAP_BPM, TAP_OCTAVES = 120.0, 0.7
+PHASE_SHIFT = 1.3  # a sub-beat position this much stronger than the beats is the beat
+FASTEST_BPM, SLOWEST_BPM = 215.0, 50.0
+
+
+def _refine_level(beats: np.ndarray, accent: np.ndarray) -> np.ndarray:
+    """Move the beat sequence to the metrical level and phase a listener taps.
+
+    The tempo prior alone cannot tell 100 from 200 BPM: what tells them apart is where
+    the hits are. Hits between the beats as strong as on them (a backbeat at half tempo,
+    the walking bass of a quickstep, the "pah-pah" of a fast waltz) make the faster level
+    the beat; beats that alternate strong/weak (kick and open hat) belong to the slower
+    level; a sub-beat position that is clearly stronger than the beats means the phase is
+    on the off-beat.
+    """
+    if beats.size < 8:
+        return beats
+    import scipy.ndimage
+
+    # a hit up to two frames (~45 ms) from the beat still counts as on it
+    smooth = scipy.ndimage.maximum_filter1d(accent, size=5, mode="nearest")
+
+    def strength(times: np.ndarray) -> np.ndarray:
+        idx = np.clip(np.round(times).astype(int), 0, accent.size - 1)
+        return smooth[idx]
+
+    def between(b: np.ndarray, fraction: float) -> np.ndarray:
+        return b[:-1] + fraction * np.diff(b)
+
+    b = beats.astype(float)
+    # phase: beats on the strongest of the four sub-beat positions
+    on = strength(b[:-1]).mean()
+    offsets = {f: strength(between(b, f)).mean() for f in (0.25, 0.5, 0.75)}
+    best = max(offsets, key=offsets.get)
+    if offsets[best] > PHASE_SHIFT * on:
+        b = between(b, best)
+        on = strength(b[:-1]).mean()
+    bpm = 60.0 * FPS / np.median(np.diff(b))
+
+    def tap_prior(x: float) -> float:
+        return float(np.exp(-0.5 * (np.log2(x / TAP_BPM) / TAP_OCTAVES) ** 2))
+
+    mid = strength(between(b, 0.5)).mean()
+    thirds = (strength(between(b, 1 / 3)).mean() + strength(between(b, 2 / 3)).mean()) / 2
+    up2 = LEVEL_UP * tap_prior(bpm) / tap_prior(2 * bpm)
+    up3 = LEVEL_UP * tap_prior(bpm) / tap_prior(3 * bpm)
+    if mid >= up2 * on and 2 * bpm <= FASTEST_BPM:
+        fine = np.empty(2 * b.size - 1)
+        fine[0::2], fine[1::2] = b, between(b, 0.5)
+        b = fine
+    elif thirds >= up3 * on and mid < 0.5 * thirds and 3 * bpm <= FASTEST_BPM:
+        fine = np.empty(3 * b.size - 2)
+        fine[0::3], fine[1::3], fine[2::3] = b, between(b, 1 / 3), between(b, 2 / 3)
+        b = fine
+    else:
+        even, odd = strength(b[0::2]).mean(), strength(b[1::2]).mean()
+        down = LEVEL_DOWN * tap_prior(bpm / 2) / tap_prior(bpm)
+        if min(even, odd) < down * max(even, odd) and bpm / 2 >= SLOWEST_BPM:
+            b = b[0::2] if even >= odd else b[1::2]
+    return np.round(b).astype(int)
 
 
 def _trim_beats(beats: np.ndarray, local: np.ndarray) -> np.ndarray:
