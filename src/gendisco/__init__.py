@@ -23,7 +23,18 @@ _EXPORTS = {
     "ProjectError": "gendisco.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "AudioAnalysis",
+    "GendiscoError",
+    "Project",
+    "ProjectError",
+    "RenderResult",
+    "__version__",
+    "analyze",
+    "load_pipeline",
+    "load_project",
+    "render",
+]
 
 if TYPE_CHECKING:
     from gendisco.audio import AudioAnalysis, analyze
