@@ -409,6 +409,18 @@ def _frames_missing(clip: ClipPlan, frames_dir: Path) -> bool:
     )
 
 
+def _clip_writer(clip: ClipPlan, project: Project) -> ClipWriter:
+    """Every clip uses the same encoder settings, so they can be joined by packet copy."""
+    return ClipWriter(
+        clip.path,
+        fps=project.fps,
+        width=project.width,
+        height=project.height,
+        crf=project.crf,
+        preset=project.preset,
+    )
+
+
 def _render_clip(
     pipe,
     clip: ClipPlan,
@@ -421,15 +433,9 @@ def _render_clip(
     from gendisco.models import generate_frames
 
     keyframes = clip.keyframes
-    writer = ClipWriter(
-        clip.path,
-        fps=project.fps,
-        width=project.width,
-        height=project.height,
-        crf=project.crf,
-        preset=project.preset,
+    encoder = ClipEncoder(
+        _clip_writer(clip, project), frames_dir=frames_dir, first_frame=clip.first_frame
     )
-    encoder = ClipEncoder(writer, frames_dir=frames_dir, first_frame=clip.first_frame)
     try:
         for batch in generate_frames(
             pipe,
@@ -457,14 +463,7 @@ def _render_clip(
 
 def _render_gap(clip: ClipPlan, project: Project, frames_dir: Path | None) -> None:
     frame = last_frame(clip.source)
-    with ClipWriter(
-        clip.path,
-        fps=project.fps,
-        width=project.width,
-        height=project.height,
-        crf=project.crf,
-        preset=project.preset,
-    ) as writer:
+    with _clip_writer(clip, project) as writer:
         for _ in range(clip.frame_count):
             writer.write(frame)
 
