@@ -34,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from report import write_section  # noqa: E402
+
 from gendisco import audio  # noqa: E402
 from synth import STYLES, drum_song, style_song  # noqa: E402
 
@@ -205,19 +207,6 @@ def markdown(sets: dict[str, list[tuple]], times: list[float]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    begin, end = "<!-- beat-accuracy -->", "<!-- /beat-accuracy -->"
-    block = f"{begin}\n{text}\n{end}"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    if begin in current and end in current:
-        head, rest = current.split(begin, 1)
-        tail = rest.split(end, 1)[1]
-        current = head + block + tail
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(current)
-
-
 def main() -> None:
     start = time.perf_counter()
     if "--tuning" in sys.argv:
@@ -232,7 +221,7 @@ def main() -> None:
     times = timing()
     text = markdown(sets, times)
     print(text)
-    write_section(text)
+    write_section("beat-accuracy", text)
     print(f"\n(wrote BENCHMARKS.md in {time.perf_counter() - start:.0f} s)", file=sys.stderr)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from report import write_section
 
 from gendisco.audio import analyze
 from gendisco.models import load_pipeline
@@ -109,18 +110,6 @@ def gendisco_render(pipe, seconds: float, size: int) -> float:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_section(text: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    begin, end = "<!-- render-speed -->", "<!-- /render-speed -->"
-    block = f"{begin}\n{text}\n{end}"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    if begin in current and end in current:
-        head, rest = current.split(begin, 1)
-        current = head + block + rest.split(end, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -157,7 +146,7 @@ def main() -> None:
         ]
     )
     print(text)
-    write_section(text)
+    write_section("render-speed", text)
 
 
 if __name__ == "__main__":
