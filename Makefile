@@ -28,7 +28,8 @@ demo: install
 	$(VENV)/bin/gendisco render projects/demo/demo.yaml --model $(MODEL)
 
 bench: install
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/render_speed.py
+	$(PY) benchmarks/beat_accuracy.py
 
 clean:
 	rm -rf $(VENV) projects/demo/renders
