@@ -410,23 +410,12 @@ def plan_prompts(
         explicit_from = i == 0 or cut
         if kind == "hold":
             planned.append(Planned(span, kind, None, None, prompt, current_seed, cut))
-        elif kind == "subject":
-            subject_index += 1
-            end = vocabulary.subject(subject_index, prompt)
-            planned.append(
-                Planned(
-                    span,
-                    kind,
-                    prompt if explicit_from else None,
-                    current_seed if explicit_from else None,
-                    end,
-                    seed + subject_index,
-                    cut,
-                )
-            )
-            prompt, current_seed = end, seed + subject_index
         else:
-            end = vocabulary.end(prompt, kind)
+            if kind == "subject":  # a new subject gets its own seed
+                subject_index += 1
+                end, end_seed = vocabulary.subject(subject_index, prompt), seed + subject_index
+            else:  # color/time/style keep the composition: the start's seed
+                end, end_seed = vocabulary.end(prompt, kind), None
             planned.append(
                 Planned(
                     span,
@@ -434,11 +423,13 @@ def plan_prompts(
                     prompt if explicit_from else None,
                     current_seed if explicit_from else None,
                     end,
-                    None,
+                    end_seed,
                     cut,
                 )
             )
             prompt = end
+            if end_seed is not None:
+                current_seed = end_seed
         pending_cut = span.ends_on_change and kind != "subject"
     return planned
 
