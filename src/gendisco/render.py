@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -184,7 +184,6 @@ def snap_intervals(
     An interval that snapping would empty, or make overlap its predecessor, keeps its
     written times, with a warning.
     """
-    from dataclasses import replace
 
     if len(grid_s) == 0:
         return intervals, ["snap: no beats were found in the song; boundaries stay as written"]
@@ -321,7 +320,6 @@ def plan_render(project: Project, analysis, *, model: str | None = None) -> Rend
 
 
 def _with_partner_seed(interval: ResolvedInterval, seed_b: int) -> ResolvedInterval:
-    from dataclasses import replace
 
     return replace(interval, to_seed=seed_b) if seed_b != interval.to_seed else interval
 
