@@ -1,6 +1,8 @@
 """Render overhead: gendisco's end-to-end render against the bare diffusers pipeline.
 
 Run: .venv/bin/python benchmarks/render_speed.py [--seconds 10] [--size 256] [--repeats 3]
+     python benchmarks/render_speed.py --device cuda --model random:sd-turbo --vae tiny \
+         --size 512 --steps 1 --fps 24 --seconds 20 --batch 16
 
 Both sides use the same tiny pipeline object, the same frames (one transition over the
 demo song), steps, size, guidance and batch size. The bare side calls
@@ -8,7 +10,7 @@ demo song), steps, size, guidance and batch size. The bare side calls
 uint8 frames in memory: the model's own cost. The gendisco side is `gendisco.render` with
 everything it does: analysis (cached), planning, generation, H.264 encoding in a thread,
 joining and muxing the audio. Runs alternate, and the medians and their ratio are written
-between the `render-speed` markers of BENCHMARKS.md.
+between the `render-speed` (CPU) or `render-speed-cuda` markers of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -34,29 +36,28 @@ from gendisco.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
 SONG = ROOT / "projects" / "demo" / "song.ogg"
-FPS = 12
-STEPS = 2
-BATCH = 4
+PROMPTS = ("a city skyline at dusk", "a flock of flamingos over the sea")
 
 
-def write_project(folder: Path, seconds: float, size: int) -> Path:
+def write_project(folder: Path, args: argparse.Namespace) -> Path:
     document = {
         "song": str(SONG),
         "output": "out",
-        "model": "tiny",
-        "width": size,
-        "height": size,
-        "fps": FPS,
-        "steps": STEPS,
+        "model": args.model,
+        "vae": args.vae,
+        "width": args.size,
+        "height": args.size,
+        "fps": args.fps,
+        "steps": args.steps,
         "guidance": 0.0,
         "scheduler": "ddim",
         "intervals": [
             {
                 "start": 0.0,
-                "end": seconds,
+                "end": args.seconds,
                 "transition": "subject",
-                "from": {"prompt": "a city skyline at dusk", "seed": 1},
-                "to": {"prompt": "a flock of flamingos over the sea", "seed": 2},
+                "from": {"prompt": PROMPTS[0], "seed": 1},
+                "to": {"prompt": PROMPTS[1], "seed": 2},
             }
         ],
     }
@@ -65,21 +66,27 @@ def write_project(folder: Path, seconds: float, size: int) -> Path:
     return path
 
 
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 @torch.inference_mode()
-def bare_diffusers(pipe, frames: int, size: int) -> float:
+def bare_diffusers(pipe, frames: int, args: argparse.Namespace) -> float:
     """Seconds for the plain pipeline to make the same frames (lerp/slerp inputs included)."""
+    device = pipe.unet.device
+    sync(device)
     started = time.perf_counter()
-    embeds = [
-        pipe.encode_prompt(p, "cpu", 1, False)[0]
-        for p in ("a city skyline at dusk", "a flock of flamingos over the sea")
+    embeds = [pipe.encode_prompt(p, device, 1, False)[0] for p in PROMPTS]
+    shape = (1, 4, args.size // 8, args.size // 8)
+    noise = [
+        torch.randn(shape, generator=torch.Generator().manual_seed(s)).to(device) for s in (1, 2)
     ]
-    shape = (1, 4, size // 8, size // 8)
-    noise = [torch.randn(shape, generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
-    t_all = torch.linspace(0, 1, frames)
+    t_all = torch.linspace(0, 1, frames, device=device)
     kept = []
-    for first in range(0, frames, BATCH):
-        t = t_all[first : first + BATCH]
-        mixed = torch.lerp(embeds[0], embeds[1], t.reshape(-1, 1, 1))
+    for first in range(0, frames, args.batch):
+        t = t_all[first : first + args.batch]
+        mixed = torch.lerp(embeds[0], embeds[1], t.reshape(-1, 1, 1).to(embeds[0].dtype))
         cos = (noise[0] * noise[1]).sum() / (noise[0].norm() * noise[1].norm())
         theta = torch.arccos(cos)
         w = t.reshape(-1, 1, 1, 1)
@@ -88,26 +95,33 @@ def bare_diffusers(pipe, frames: int, size: int) -> float:
         )
         images = pipe(
             prompt_embeds=mixed,
-            latents=latents,
-            num_inference_steps=STEPS,
+            latents=latents.to(pipe.unet.dtype),
+            num_inference_steps=args.steps,
             guidance_scale=0.0,
-            height=size,
-            width=size,
+            height=args.size,
+            width=args.size,
             output_type="np",
         ).images
         kept.append((images * 255).round().astype(np.uint8))
+    sync(device)
     return time.perf_counter() - started
 
 
-def gendisco_render(pipe, seconds: float, size: int) -> float:
+def gendisco_render(pipe, args: argparse.Namespace) -> float:
     folder = Path(tempfile.mkdtemp(prefix="gendisco-bench-"))
     try:
-        project = write_project(folder, seconds, size)
+        project = write_project(folder, args)
         started = time.perf_counter()
-        render(project, pipeline=pipe, batch_size=BATCH)
+        render(project, pipeline=pipe, batch_size=args.batch)
         return time.perf_counter() - started
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
+    return f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} torch threads"
 
 
 def main() -> None:
@@ -115,27 +129,36 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--vae", default="default", choices=("default", "tiny"))
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--fps", type=float, default=12)
+    parser.add_argument("--batch", type=int, default=4)
     args = parser.parse_args()
     torch.manual_seed(0)
-    pipe = load_pipeline("tiny", device="cpu", scheduler="ddim")
-    frames = round(args.seconds * FPS)
+    pipe = load_pipeline(args.model, device=args.device, vae=args.vae, scheduler="ddim")
+    device = pipe.unet.device
+    frames = round(args.seconds * args.fps)
     analyze(SONG)  # both sides start with the analysis cached
-    gendisco_render(pipe, 1.0, args.size)  # warm up both paths once
-    bare_diffusers(pipe, BATCH, args.size)
+    warm_up = argparse.Namespace(**{**vars(args), "seconds": 2 * args.batch / args.fps})
+    gendisco_render(pipe, warm_up)  # warm up both paths once
+    bare_diffusers(pipe, args.batch, args)
     ours, bare = [], []
     for _ in range(args.repeats):
-        bare.append(bare_diffusers(pipe, frames, args.size))
-        ours.append(gendisco_render(pipe, args.seconds, args.size))
+        bare.append(bare_diffusers(pipe, frames, args))
+        ours.append(gendisco_render(pipe, args))
     bare_s, ours_s = statistics.median(bare), statistics.median(ours)
     command = " ".join(["python benchmarks/render_speed.py", *sys.argv[1:]])
+    vae = ", vae tiny" if args.vae == "tiny" else ""
     text = "\n".join(
         [
-            "## Render overhead (CPU, tiny model)",
+            f"## Render overhead ({device.type}, {args.model}{vae})",
             "",
-            f"`{command}` on {platform.machine()} {platform.system()}, "
-            f"{torch.get_num_threads()} torch threads, {datetime.date.today()}. "
-            f"{frames} frames of {args.size}x{args.size}, {STEPS} steps, guidance 0, "
-            f"batch {BATCH}; medians of {args.repeats} alternating runs.",
+            f"`{command}` on {machine(device)}, {datetime.date.today()}. "
+            f"{frames} frames of {args.size}x{args.size} at {args.fps:g} fps, {args.steps} "
+            f"step{'s' * (args.steps > 1)}, guidance 0, batch {args.batch}; medians of "
+            f"{args.repeats} alternating runs.",
             "",
             "| what | median s | frames/s |",
             "|---|---|---|",
@@ -146,7 +169,7 @@ def main() -> None:
         ]
     )
     print(text)
-    write_section("render-speed", text)
+    write_section("render-speed" if device.type == "cpu" else f"render-speed-{device.type}", text)
 
 
 if __name__ == "__main__":

@@ -876,7 +876,7 @@ def auto_batch_size(pipe: Any, *, width: int, height: int, guidance: float = 0.0
 
 
 @torch.inference_mode()
-def _run_batch(
+def _denoise(
     pipe: Any,
     cond: _Conditioning,
     embeds: torch.Tensor,
@@ -889,7 +889,7 @@ def _run_batch(
     steps: int,
     guidance: float,
 ) -> torch.Tensor:
-    """One batch through the pipeline -> images (B, 3, H, W) float in [0, 1] on the device."""
+    """One batch of initial noise through the UNet and scheduler -> denoised latents."""
     count = latents.shape[0]
     dtype = pipe.unet.dtype
     guided = _uses_guidance(pipe, guidance)
@@ -916,8 +916,7 @@ def _run_batch(
     if "generator" in inspect.signature(pipe.scheduler.step).parameters:
         kwargs["generator"] = [torch.Generator("cpu").manual_seed(s) for s in step_seeds]
     with _numpy2_quiet():
-        latents_out = pipe(**kwargs)[0]
-    return _decode(pipe, latents_out)
+        return pipe(**kwargs)[0]
 
 
 def _is_out_of_memory(error: BaseException) -> bool:
@@ -1045,7 +1044,7 @@ def generate_frames(
     def make_batch(start: int, stop: int) -> np.ndarray:
         e = torch.from_numpy(embed_w[start:stop]).to(device)
         n = torch.from_numpy(noise_w[start:stop]).to(device)
-        images = _run_batch(
+        latents = _denoise(
             pipe,
             cond,
             _mix(cond.embeds, e),
@@ -1057,6 +1056,7 @@ def generate_frames(
             steps=steps,
             guidance=guidance,
         )
+        images = _decode(pipe, latents)
         if zoom_w is not None:
             images = _zoom(images, torch.from_numpy(zoom_w[start:stop]).to(device))
         return _to_uint8(images)
@@ -1102,7 +1102,7 @@ def generate_images(
 
     def make_batch(start: int, stop: int) -> np.ndarray:
         index = rows[start:stop]
-        images = _run_batch(
+        latents = _denoise(
             pipe,
             cond,
             cond.embeds[index],
@@ -1114,7 +1114,7 @@ def generate_images(
             steps=steps,
             guidance=guidance,
         )
-        return _to_uint8(images)
+        return _to_uint8(_decode(pipe, latents))
 
     batches = _batches(
         pipe, len(prompts), batch_size, make_batch, width=width, height=height, guidance=guidance
