@@ -7,14 +7,14 @@ TORCH ?= torch==2.13.0
 MODEL ?= tiny
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench bench-gpu clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --disable-pip-version-check -q "$(TORCH)"
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev]"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,ray]"
 	touch $@
 
 lint: install
@@ -29,7 +29,16 @@ demo: install
 
 bench: install
 	$(PY) benchmarks/render_speed.py
+	$(PY) benchmarks/model_speed.py
+	$(PY) benchmarks/scaling.py
+	$(PY) benchmarks/ray_speed.py
 	$(PY) benchmarks/beat_accuracy.py
+
+bench-gpu: install
+	$(PY) benchmarks/model_speed.py --device cuda --compile
+	$(PY) benchmarks/cuda_settings.py --compile
+	$(PY) benchmarks/render_speed.py --device cuda --model random:sd-turbo --vae tiny \
+		--size 512 --steps 1 --fps 24 --seconds 15 --batch 16
 
 clean:
 	rm -rf $(VENV) projects/demo/renders

@@ -5,10 +5,13 @@ Run: python benchmarks/cuda_settings.py [--compile]
 
 Each variant starts from a freshly built pipeline (random weights, fp16) and measures
 frames/s through `generate_frames`, as benchmarks/model_speed.py does, all in one run so
-the ratios compare like with like. `load_pipeline` applies `tune_for_cuda` (autotune and
-channels-last); the first row switches both off. The encoder rows time `ClipWriter` alone
-on noise-like frames (what random weights produce, the hardest case for H.264) and smooth
-frames (closer to real images). Writes the `cuda-settings` section of BENCHMARKS.md.
+the ratios compare like with like. The first row is what `load_pipeline` gives (cuDNN's
+default algorithm choice, NCHW layout); gendisco keeps it, since on an H200 neither autotune
+nor channels-last paid for itself (channels-last slowed the full VAE by 7 %, and autotune
+re-benchmarks every new batch shape, with large workspaces). The encoder rows time
+`ClipWriter` alone on noise-like frames (what random weights produce, the hardest case
+for H.264) and smooth frames (closer to real images). Writes the `cuda-settings` section
+of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -36,20 +39,24 @@ CONFIGS = (
     (Config("random:sdxl", 1024, 1, 0.0, "tiny", ()), 8),
 )
 VARIANTS = (
-    ("plain (no autotune, NCHW)", dict(autotune=False, channels_last=False)),
+    ("plain (gendisco's default)", dict(autotune=False, channels_last=False)),
     ("cuDNN autotune", dict(autotune=True, channels_last=False)),
     ("channels-last", dict(autotune=False, channels_last=True)),
-    ("autotune + channels-last (gendisco)", dict(autotune=True, channels_last=True)),
-    ("gendisco + fused QKV", dict(autotune=True, channels_last=True, fuse=True)),
+    ("autotune + channels-last", dict(autotune=True, channels_last=True)),
+    ("autotune + channels-last + fused QKV", dict(autotune=True, channels_last=True, fuse=True)),
 )
-COMPILED = ("gendisco + torch.compile", dict(autotune=True, channels_last=True, compile=True))
+COMPILED = (
+    "autotune + channels-last + torch.compile",
+    dict(autotune=True, channels_last=True, compile=True),
+)
 
 
 def prepare(config: Config, device: torch.device, settings: dict):
     pipe = models.load_pipeline(config.model, device=device, vae=config.vae)
-    models.tune_for_cuda(
-        pipe, autotune=settings["autotune"], channels_last=settings["channels_last"]
-    )
+    torch.backends.cudnn.benchmark = settings["autotune"]
+    layout = torch.channels_last if settings["channels_last"] else torch.contiguous_format
+    pipe.unet.to(memory_format=layout)
+    pipe.vae.to(memory_format=layout)
     if settings.get("fuse"):
         pipe.fuse_qkv_projections(vae=config.vae == "default")
     if settings.get("compile"):

@@ -123,7 +123,7 @@ class RenderProgressBar:
         self._progress.update(
             self._task,
             completed=event.frames_done,
-            description=f"interval {event.interval}",
+            description=f"interval {event.interval}" if event.interval is not None else "ray",
             rate=f"{speed:.2f} frames/s" if speed else "",
         )
 
@@ -266,6 +266,15 @@ def render(
         str | None, typer.Option(help="fp16, bf16 or fp32 (default: fp16 on CUDA, else fp32).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Render on Ray (pip install 'gendisco[ray]'): alone, a Ray started on this "
+            "machine with every GPU (else CPU workers); or a cluster: auto, ray://host:10001.",
+        ),
+    ] = None,
 ) -> None:
     """Render a project: one cached clip per interval, then final.mp4 with the song's audio.
 
@@ -289,6 +298,7 @@ def render(
             batch_size=batch_size,
             write_frames=frames,
             progress=bar.update,
+            ray_address=ray,
         )
     for warning in result.warnings:
         stderr.print(f"warning: {warning}", markup=False)
@@ -639,9 +649,26 @@ def init(
     status(f"next: edit the prompts, then `gendisco render {shlex.quote(str(out))}`")
 
 
+def _looks_like_ray_address(token: str) -> bool:
+    host, _, port = token.rpartition(":")
+    return token in ("local", "auto") or "://" in token or (bool(host) and port.isdigit())
+
+
+def expand_bare_ray(argv: list[str]) -> list[str]:
+    """`--ray` takes an optional address: a bare `--ray` (at the end, or before an option or
+    the project file) means a Ray started on this machine."""
+    expanded = []
+    for i, token in enumerate(argv):
+        expanded.append(token)
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if token == "--ray" and (following is None or not _looks_like_ray_address(following)):
+            expanded.append("local")
+    return expanded
+
+
 def main() -> None:
     """Console entry point."""
     try:
-        app()
+        app(args=expand_bare_ray(sys.argv[1:]))
     except KeyboardInterrupt:  # Ctrl-C during option parsing or teardown
         sys.exit(130)

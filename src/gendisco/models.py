@@ -68,7 +68,6 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
     "slerp",
-    "tune_for_cuda",
 ]
 
 # short name -> (diffusers class, extra config); built with `from_config` so the model's own
@@ -686,9 +685,6 @@ def load_pipeline(
     ):
         pipe.vae.to(torch.float32)
 
-    if target.type == "cuda":
-        tune_for_cuda(pipe)
-
     # 3. Scheduler and quiet progress (the CLI owns the progress bar)
     scheduler_key = _set_scheduler(pipe, scheduler) if scheduler else None
     pipe.set_progress_bar_config(disable=True)
@@ -703,19 +699,6 @@ def load_pipeline(
         "scheduler_class": type(pipe.scheduler).__name__,
     }
     return pipe
-
-
-def tune_for_cuda(pipe: Any, *, autotune: bool = True, channels_last: bool = True) -> None:
-    """Speed settings for NVIDIA GPUs (benchmarks/cuda_settings.py measures each).
-
-    The VAE decoder is convolution-bound at full resolution: cuDNN's autotuner picks the
-    fastest algorithm per shape (once per batch shape), and the channels-last layout spares
-    a transpose around every convolution. Neither changes what a frame depicts.
-    """
-    torch.backends.cudnn.benchmark = autotune
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    pipe.unet.to(memory_format=layout)
-    pipe.vae.to(memory_format=layout)
 
 
 def describe_pipeline(pipe: Any) -> dict[str, Any]:

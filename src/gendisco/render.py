@@ -97,6 +97,7 @@ class IntervalReport:
     clips: list[str]
     cached: bool
     seconds: float = 0.0
+    workers: list[str] = field(default_factory=list)  # pid@host per clip, on Ray
 
     @property
     def frames_per_second(self) -> float:
@@ -133,6 +134,7 @@ class RenderResult:
                     "seconds": round(report.seconds, 3),
                     "frames_per_second": round(report.frames_per_second, 3),
                     "clips": report.clips,
+                    **({"workers": report.workers} if report.workers else {}),
                 }
                 for report in self.intervals
             ],
@@ -419,7 +421,7 @@ def _clip_writer(clip: ClipPlan, project: Project) -> ClipWriter:
     )
 
 
-def _render_clip(
+def render_clip(
     pipe,
     clip: ClipPlan,
     project: Project,
@@ -504,11 +506,14 @@ def render(
     write_frames: bool = False,
     progress: ProgressCallback | None = None,
     pipeline: Any = None,
+    ray_address: str | None = None,
 ) -> RenderResult:
     """Render a project to `output/final.mp4`, reusing every clip that already exists.
 
     `intervals` limits the work to those interval indices (final.mp4 is then built only
     if every other clip already exists). `pipeline` lets a caller pass a loaded pipeline.
+    `ray_address` renders the clips as Ray tasks: "local" (a Ray started on this machine),
+    "auto" or "ray://host:port" (an existing cluster); see gendisco.distributed.
     """
     started = time.perf_counter()
     report = progress or _ignore_progress
@@ -516,6 +521,17 @@ def render(
     if not isinstance(project, Project):
         project = load_project(project)
     check_output_writable(project.output)
+    if ray_address is not None and write_frames:
+        raise UserError(
+            "--frames cannot be combined with --ray (the frames are made on the workers); "
+            "render once without --ray to write PNG frames"
+        )
+    if ray_address is not None and pipeline is not None:
+        raise UserError("a loaded pipeline cannot be sent to Ray workers; pass ray_address only")
+    if ray_address is not None:
+        from gendisco.distributed import import_ray
+
+        import_ray()  # no Ray: one line on how to install it, before any work
     if intervals is not None:
         known = range(len(project.intervals))
         unknown = [index for index in intervals if index not in known]
@@ -568,7 +584,41 @@ def render(
     device_description: dict[str, Any] = {}
     frames_done = 0
     generation_seconds = 0.0
-    if todo:
+
+    def progressed(frames: int, interval: int | None = None, message: str = "") -> None:
+        nonlocal frames_done
+        frames_done = frames
+        report(
+            RenderProgress(
+                stage="render",
+                interval=interval,
+                frames_done=frames_done,
+                frames_total=frames_total,
+                message=message,
+            )
+        )
+
+    if todo and ray_address is not None:
+        from gendisco.distributed import PipelineSpec, render_on_ray
+
+        def clip_done(clip: ClipPlan, result) -> None:
+            reports[clip.interval].cached = False
+            reports[clip.interval].seconds += result.seconds
+            reports[clip.interval].workers.append(result.worker)
+
+        spec = PipelineSpec(plan.model, device, dtype, project.vae, project.scheduler)
+        ray_started = time.perf_counter()
+        device_description = render_on_ray(
+            todo,
+            project,
+            spec,
+            address=ray_address,
+            batch_size=batch_size,
+            on_progress=progressed,
+            on_clip_done=clip_done,
+        )
+        generation_seconds = time.perf_counter() - ray_started
+    elif todo:
         if pipeline is None:
             report(RenderProgress(stage="load", frames_total=frames_total, message=plan.model))
             from gendisco.models import load_pipeline
@@ -585,34 +635,14 @@ def render(
             clip_started = time.perf_counter()
             interval_report = reports[clip.interval]
             interval_report.cached = False
-
-            def on_frames(count: int, clip: ClipPlan = clip) -> None:
-                nonlocal frames_done
-                frames_done += count
-                report(
-                    RenderProgress(
-                        stage="render",
-                        interval=clip.interval,
-                        frames_done=frames_done,
-                        frames_total=frames_total,
-                    )
-                )
-
-            report(
-                RenderProgress(
-                    stage="render",
-                    interval=clip.interval,
-                    frames_done=frames_done,
-                    frames_total=frames_total,
-                )
-            )
-            _render_clip(
+            progressed(frames_done, clip.interval)
+            render_clip(
                 pipeline,
                 clip,
                 project,
                 batch_size=batch_size,
                 frames_dir=frames_dir,
-                on_frames=on_frames,
+                on_frames=lambda count, i=clip.interval: progressed(frames_done + count, i),
             )
             elapsed = time.perf_counter() - clip_started
             interval_report.seconds += elapsed

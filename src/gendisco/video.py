@@ -59,6 +59,18 @@ def _publish(temporary: Path, final: Path) -> None:
             os.close(folder)
 
 
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that `path` is either absent or complete, never partial."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(path)
+    try:
+        temporary.write_bytes(data)
+        _publish(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 class ClipWriter:
     """Encode RGB uint8 frames into a video-only H.264 clip.
 

@@ -1,0 +1,196 @@
+"""`gendisco render --ray`: the same video as one process, across Ray workers on this machine.
+
+The renders run the real CLI in a subprocess, which starts its own local Ray (one CPU
+worker per core: two on a two-core machine) and shuts it down at the end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gendisco.cli import expand_bare_ray
+from synth import drum_song, write_audio
+from test_render import read_video, run_cli, write_project
+
+FPS = 64  # a long interval (over CHUNK_FRAMES frames) in a short song
+INTERVALS = [
+    {
+        "start": 0.0,
+        "end": 2.0,
+        "transition": "color",
+        "from": {"prompt": "a city skyline at dusk", "seed": 7},
+        "to": {"prompt": "a city skyline at dusk, neon pink and teal"},
+    },
+    {"start": 2.0, "end": 3.5, "hold": {"prompt": "a mirror disco ball", "seed": 3}},
+    {
+        "start": 4.0,  # after a half-second gap
+        "end": 12.0,  # 512 frames: two chunks
+        "transition": "subject",
+        "to": {"prompt": "a flock of flamingos over the sea", "seed": 11},
+    },
+]
+TOTAL_FRAMES = 12 * FPS
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> Path:
+    track = drum_song(120, 12.0, seed=5)
+    return write_audio(tmp_path_factory.mktemp("song") / "song.wav", track.y, track.sr)
+
+
+def cli_env(folder: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "GENDISCO_CACHE_DIR": str(folder / "cache"), **extra}
+
+
+@dataclass
+class Reference:
+    video: np.ndarray  # decoded final.mp4 of the single-process render, (frames, H, W, 3)
+    encoder_noise: float  # mean |decoded - lossless PNG| of that render, in levels
+
+
+@pytest.fixture(scope="module")
+def single_process(tmp_path_factory, song) -> Reference:
+    """The reference: the same project rendered without Ray (with its lossless frames)."""
+    folder = tmp_path_factory.mktemp("single")
+    project = write_project(folder, song, INTERVALS, fps=FPS)
+    done = run_cli("render", str(project), "--quiet", "--frames", env=cli_env(folder))
+    assert done.returncode == 0, done.stderr
+    video = np.array(read_video(folder / "out" / "final.mp4")["frames"], dtype=np.int16)
+    pngs = sorted((folder / "out" / "frames").glob("*.png"))
+    lossless = np.array([np.asarray(Image.open(png).convert("RGB")) for png in pngs])
+    rendered = [int(png.stem) for png in pngs]  # gap frames have no PNG
+    noise = np.abs(video[rendered] - lossless).mean()
+    return Reference(video, float(noise))
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ("p.yaml --ray", "p.yaml --ray local"),
+        ("--ray p.yaml", "--ray local p.yaml"),
+        ("p.yaml --ray --quiet", "p.yaml --ray local --quiet"),
+        ("p.yaml --ray auto", "p.yaml --ray auto"),
+        ("--ray ray://head:10001 p.yaml", "--ray ray://head:10001 p.yaml"),
+        ("--ray 10.0.0.5:6379 p.yaml", "--ray 10.0.0.5:6379 p.yaml"),
+        ("p.yaml", "p.yaml"),
+    ],
+)
+def test_bare_ray_flag_means_a_local_ray(argv, expected):
+    assert expand_bare_ray(["render", *argv.split()]) == ["render", *expected.split()]
+
+
+def test_ray_flag_without_ray_installed_says_how_to_install(tmp_path, song):
+    # a `ray` package that fails to import, as on a machine without the extra
+    fake = tmp_path / "no-ray" / "ray"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")
+    project = write_project(tmp_path, song, INTERVALS, fps=FPS)
+    path = os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")])
+    done = run_cli("render", str(project), "--ray", env=cli_env(tmp_path, PYTHONPATH=path))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "error: --ray needs Ray, an optional extra: pip install 'gendisco[ray]'"
+    )
+    assert not list((tmp_path / "out" / "clips").glob("*.mp4"))
+
+
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="needs the ray extra: pip install -e .[ray]"
+)
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "out" / "render.json").read_text())
+
+
+def assert_same_video(path: Path, reference: Reference) -> None:
+    """Equal to the single-process video within encoder noise, frame by frame.
+
+    Not bit-identical on the CPU: a Ray worker runs torch on the one core Ray gives it,
+    the single process on all of them, and a different thread count sums the convolutions
+    in a different order (differences around 1e-6), which H.264 can round either way.
+    """
+    frames = np.array(read_video(path)["frames"], dtype=np.int16)
+    assert frames.shape == reference.video.shape
+    assert len(frames) == TOTAL_FRAMES
+    difference = np.abs(frames - reference.video).reshape(len(frames), -1).mean(axis=1)
+    assert difference.mean() < reference.encoder_noise / 4, (difference.mean(), reference)
+    assert difference.max() < reference.encoder_noise, (difference.max(), reference)
+
+
+@needs_ray
+def test_ray_render_is_the_single_process_video(tmp_path, song, single_process):
+    project = write_project(tmp_path, song, INTERVALS, fps=FPS)
+    done = run_cli("render", str(project), "--ray", "--quiet", env=cli_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert_same_video(tmp_path / "out" / "final.mp4", single_process)
+    assert read_video(tmp_path / "out" / "final.mp4")["audio_codec"] == "aac"
+    document = manifest(tmp_path)
+    assert document["device"]["executor"] == "ray"
+    long_interval = document["intervals"][2]
+    assert long_interval["frames"] == 8 * FPS
+    assert len(long_interval["clips"]) == 2  # one interval, two Ray tasks
+    assert len(long_interval["workers"]) == 2
+    # a second run finds every clip and renders nothing
+    again = run_cli("render", str(project), "--ray", "--json", env=cli_env(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["frames_rendered"] == 0
+
+
+def render_task_pids() -> list[int]:
+    """Ray workers busy with a clip (Ray titles a worker process by its current task)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if title.startswith(b"ray::render_clip_task"):
+                pids.append(int(entry.name))
+    return pids
+
+
+@needs_ray
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds Ray workers through /proc")
+def test_killing_a_worker_mid_render_still_ends_in_the_same_video(tmp_path, song, single_process):
+    project = write_project(tmp_path, song, INTERVALS, fps=FPS)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gendisco", "render", str(project), "--ray", "--quiet"],
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and process.poll() is None:
+        busy = render_task_pids()
+        if busy:
+            time.sleep(1.0)  # let it get some frames done, then kill it mid-clip
+            try:
+                os.kill(busy[0], signal.SIGKILL)
+                killed = busy[0]
+            except ProcessLookupError:
+                continue
+        time.sleep(0.1)
+    _, stderr = process.communicate(timeout=300)
+    assert killed is not None, "no Ray worker was seen rendering"
+    assert process.returncode == 0, stderr
+    assert_same_video(tmp_path / "out" / "final.mp4", single_process)
+    workers = [w for interval in manifest(tmp_path)["intervals"] for w in interval["workers"]]
+    assert len(workers) == 4  # every clip, including the retried one
+    assert all(not worker.startswith(f"{killed}@") for worker in workers)
