@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -234,6 +235,26 @@ def test_long_interval_is_split_into_chunks_with_the_same_frames(tmp_path, song)
     assert len(first_interval) == -(-600 // CHUNK_FRAMES)
     assert sum(clip.frame_count for clip in first_interval) == 600
     assert [clip.first_frame for clip in first_interval] == [0, CHUNK_FRAMES]
+
+
+def test_clip_names_ignore_float_noise_in_the_analysis_but_follow_the_motion(tmp_path, song):
+    from gendisco.audio import analyze
+
+    project = load_project(write_project(tmp_path, song, THREE_INTERVALS))
+    analysis = analyze(project.song)
+    keys = [clip.key for clip in plan_render(project, analysis).clips]
+    # another machine's analysis of the same song: equal up to the last float digits
+    noisy = replace(
+        analysis,
+        onset_envelope=analysis.onset_envelope * (1 + 1e-6),
+        percussive_envelope=analysis.percussive_envelope * (1 - 1e-6),
+    )
+    assert [clip.key for clip in plan_render(project, noisy).clips] == keys
+    calmer = [{**THREE_INTERVALS[0], "reactivity": 0.2}, *THREE_INTERVALS[1:]]
+    calmer_project = load_project(write_project(tmp_path, song, calmer))
+    changed = [clip.key for clip in plan_render(calmer_project, analysis).clips]
+    assert changed[0] != keys[0]
+    assert changed[1:] == keys[1:]
 
 
 def frame_changes(frames_dir: Path, first: int, stop: int) -> np.ndarray:

@@ -119,7 +119,8 @@ def cache_dir() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "gendisco" / "analysis"
 
 
-def _file_key(path: Path) -> str:
+def file_key(path: Path) -> str:
+    """sha256 of the file's content and the analysis version: names its analysis."""
     digest = hashlib.sha256(f"gendisco-analysis-{ANALYSIS_VERSION}".encode())
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -132,7 +133,7 @@ def analyze(path: Path | str, *, cache: bool = True) -> AudioAnalysis:
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"song not found: {path}")
-    cached = cache_dir() / f"{_file_key(path)}.npz" if cache else None
+    cached = cache_dir() / f"{file_key(path)}.npz" if cache else None
     if cached is not None and cached.is_file():
         try:
             with np.load(cached) as data:

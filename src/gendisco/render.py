@@ -38,8 +38,9 @@ from gendisco.video import ClipWriter, join_clips, last_frame, remove_partial_fi
 CHUNK_FRAMES = 480
 # A hold's noise swings on each beat toward the noise of its seed plus this offset.
 HOLD_PARTNER_SEED_OFFSET = 1_000_003
-# Bump when a change to the code changes the pixels of a clip, so old clips are not reused.
-CLIP_FORMAT_VERSION = 1
+# Bump when a change to the code changes the pixels of a clip (the model call, or how
+# gendisco.schedule turns the music into per-frame positions), so old clips are not reused.
+CLIP_FORMAT_VERSION = 2
 # Batches waiting for the encoder; bounded so memory stays flat whatever the song's length.
 ENCODER_QUEUE_BATCHES = 2
 
@@ -152,12 +153,9 @@ def _ignore_progress(_: RenderProgress) -> None:
 # ----------------------------------------------------------------------------- planning
 
 
-def _hash(settings: dict[str, Any], *arrays: np.ndarray | None) -> str:
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for array in arrays:
-        if array is not None:
-            digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
-    return digest.hexdigest()[:16]
+def _hash(settings: dict[str, Any]) -> str:
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def pixel_settings(project: Project, model: str) -> dict[str, Any]:
@@ -235,9 +233,18 @@ def _interval_curves(
 
 
 def plan_render(project: Project, analysis, *, model: str | None = None) -> RenderPlan:
-    """Every clip of the video, its frames and its name; pure apart from reading nothing."""
+    """Every clip of the video, its frames and its name.
+
+    A clip's name hashes what decides its pixels: the settings, the interval's prompts,
+    seeds and motion parameters, its frames, and the song's content (which decides the
+    analysis). Not the per-frame positions themselves: the analysis differs in the last
+    float digits between machines (thread counts change the order of sums), and a name
+    that followed that noise would make every machine re-render every clip.
+    """
+    from gendisco.audio import file_key
+
     model = model or project.model
-    settings = pixel_settings(project, model)
+    settings = {**pixel_settings(project, model), "song": file_key(project.song)}
     intervals = resolve_intervals(project)
     warnings: list[str] = []
     if project.snap != "none":
@@ -281,16 +288,20 @@ def plan_render(project: Project, analysis, *, model: str | None = None) -> Rend
             "seed_b": seed_b,
             "negative": interval.negative,
         }
+        motion = {
+            "kind": interval.kind,
+            "start_s": interval.start_s,
+            "end_s": interval.end_s,
+            "warp": interval.warp,
+            "reactivity": interval.reactivity,
+            "pulse": interval.pulse,
+            "zoom": interval.zoom,
+        }
         for chunk, chunk_first in enumerate(range(first, stop, CHUNK_FRAMES)):
             chunk_stop = min(chunk_first + CHUNK_FRAMES, stop)
             part = slice(chunk_first - first, chunk_stop - first)
             chunk_zoom = zoom[part] if zoom is not None else None
-            key = _hash(
-                {**settings, **keyframes, "first_frame": chunk_first},
-                embed[part],
-                noise[part],
-                chunk_zoom,
-            )
+            key = _hash({**settings, **keyframes, **motion, "first_frame": chunk_first})
             clip = ClipPlan(
                 kind="interval",
                 interval=interval.index,
