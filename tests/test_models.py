@@ -290,3 +290,37 @@ def test_describe_pipeline_is_json_ready(tiny):
     assert describe_pipeline(tiny_vae)["vae"] == "tiny"
     decoded = frames(tiny_vae, batch_size=5)
     assert decoded.shape == (5, 64, 64, 3)
+
+
+def _unet_batch_sizes(pipe) -> list[int]:
+    """Record the batch of every UNet call (the hook stays for the pipeline's lifetime)."""
+    seen: list[int] = []
+    pipe.unet.register_forward_pre_hook(lambda _module, args: seen.append(args[0].shape[0]))
+    return seen
+
+
+def test_a_compiled_pipeline_gets_one_batch_shape_and_the_same_frames():
+    pipe = load_pipeline("tiny", device="cpu")
+    seen = _unet_batch_sizes(pipe)
+    plain = frames(pipe, batch_size=2)  # 5 frames: batches of 2, 2, 1
+    assert seen == [2, 2, 2, 2, 1, 1]  # two steps each
+    pipe.gendisco_info["compiled"] = True  # what load_pipeline(compile=True) marks
+    seen.clear()
+    padded = frames(pipe, batch_size=2)
+    assert seen == [2] * 6  # the last frame is padded to a batch of two, then dropped
+    assert padded.shape == plain.shape
+    assert np.abs(padded.astype(int) - plain).max() <= 1
+
+
+@pytest.mark.slow
+def test_torch_compile_renders_the_same_frames_without_recompiling(tiny):
+    import torch._dynamo.utils
+
+    torch._dynamo.reset()
+    compiled = load_pipeline("tiny", device="cpu", compile=True)
+    assert describe_pipeline(compiled)["compiled"] is True
+    first = frames(compiled, batch_size=2)  # compiles here (a minute or two on a small CPU)
+    assert np.abs(first.astype(int) - frames(tiny, batch_size=2)).max() <= 2
+    other_positions = frames(compiled, batch_size=2, embed_mix=np.zeros(5))
+    assert other_positions.shape == first.shape
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 2  # the UNet and the VAE

@@ -123,7 +123,9 @@ class RenderProgressBar:
         self._progress.update(
             self._task,
             completed=event.frames_done,
-            description=f"interval {event.interval}" if event.interval is not None else "ray",
+            description=(
+                f"interval {event.interval}" if event.interval is not None else event.message
+            ),
             rate=f"{speed:.2f} frames/s" if speed else "",
         )
 
@@ -266,6 +268,14 @@ def render(
         str | None, typer.Option(help="fp16, bf16 or fp32 (default: fp16 on CUDA, else fp32).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    compile_model: Annotated[
+        bool,
+        typer.Option(
+            "--compile",
+            help="torch.compile the model: a minute or more of compiling at the start, then "
+            "1.4-1.7x faster on a GPU. Pays off on long renders.",
+        ),
+    ] = False,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -299,6 +309,7 @@ def render(
             write_frames=frames,
             progress=bar.update,
             ray_address=ray,
+            compile=compile_model,
         )
     for warning in result.warnings:
         stderr.print(f"warning: {warning}", markup=False)

@@ -17,6 +17,7 @@ import os
 import socket
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,6 +52,7 @@ class PipelineSpec:
     dtype: str | None
     vae: str
     scheduler: str | None
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,12 @@ def _pipeline(spec: PipelineSpec) -> Any:
 
         _PIPELINE.clear()  # a new spec replaces the old one: one model in memory per worker
         _PIPELINE[spec] = load_pipeline(
-            spec.model, device=spec.device, dtype=spec.dtype, vae=spec.vae, scheduler=spec.scheduler
+            spec.model,
+            device=spec.device,
+            dtype=spec.dtype,
+            vae=spec.vae,
+            scheduler=spec.scheduler,
+            compile=spec.compile,
         )
     return _PIPELINE[spec]
 
@@ -142,10 +149,12 @@ def connect(ray: Any, address: str) -> bool:
         return False
     quiet = dict(log_to_driver=False, logging_level="ERROR")
     try:
-        if address == LOCAL:
-            ray.init(include_dashboard=False, **quiet)
-        else:
-            ray.init(address=address, **quiet)
+        with warnings.catch_warnings():  # Ray Client warns before it raises: one line is enough
+            warnings.simplefilter("ignore")
+            if address == LOCAL:
+                ray.init(include_dashboard=False, **quiet)
+            else:
+                ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot reach the Ray cluster at {address!r}: {reason}") from None
@@ -207,7 +216,7 @@ def render_on_ray(
         for clip in clips:
             pending[task.remote(clip, project_ref, spec, batch_size, counter)] = clip
         workers = int(ray.cluster_resources().get("GPU" if "num_gpus" in resources else "CPU", 1))
-        message = f"ray: {len(clips)} clips on up to {workers} {device} workers"
+        message = f"ray, {workers} {device.split(':')[0]} workers"
         pipeline: dict[str, Any] = {}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.25)

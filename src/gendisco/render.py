@@ -518,13 +518,16 @@ def render(
     progress: ProgressCallback | None = None,
     pipeline: Any = None,
     ray_address: str | None = None,
+    compile: bool = False,
 ) -> RenderResult:
     """Render a project to `output/final.mp4`, reusing every clip that already exists.
 
     `intervals` limits the work to those interval indices (final.mp4 is then built only
     if every other clip already exists). `pipeline` lets a caller pass a loaded pipeline.
-    `ray_address` renders the clips as Ray tasks: "local" (a Ray started on this machine),
-    "auto" or "ray://host:port" (an existing cluster); see gendisco.distributed.
+    `compile` torch.compiles the model (a slow first batch, faster after; see
+    gendisco.models). `ray_address` renders the clips as Ray tasks: "local" (a Ray started
+    on this machine), "auto" or "ray://host:port" (an existing cluster); see
+    gendisco.distributed.
     """
     started = time.perf_counter()
     report = progress or _ignore_progress
@@ -617,7 +620,7 @@ def render(
             reports[clip.interval].seconds += result.seconds
             reports[clip.interval].workers.append(result.worker)
 
-        spec = PipelineSpec(plan.model, device, dtype, project.vae, project.scheduler)
+        spec = PipelineSpec(plan.model, device, dtype, project.vae, project.scheduler, compile)
         ray_started = time.perf_counter()
         device_description = render_on_ray(
             todo,
@@ -625,7 +628,7 @@ def render(
             spec,
             address=ray_address,
             batch_size=batch_size,
-            on_progress=progressed,
+            on_progress=lambda frames, message: progressed(frames, message=message),
             on_clip_done=clip_done,
         )
         generation_seconds = time.perf_counter() - ray_started
@@ -640,6 +643,7 @@ def render(
                 dtype=dtype,
                 vae=project.vae,
                 scheduler=project.scheduler,
+                compile=compile,
             )
         device_description = _describe(pipeline)
         for clip in todo:
