@@ -162,11 +162,15 @@ def connect(ray: Any, address: str) -> bool:
 
 
 def task_resources(ray: Any, device: str | None) -> tuple[dict[str, float], str | None]:
-    """One GPU per task where the cluster has GPUs, else one CPU; and the device to load on."""
+    """One GPU per task where the cluster has GPUs, else one CPU; and the device to load on.
+
+    Ray gives each GPU task its own GPU (as the only one the worker sees), so a GPU index in
+    `device` cannot apply to the workers: every task loads on "cuda".
+    """
     gpus = ray.cluster_resources().get("GPU", 0)
     wants_gpu = device is None or device.startswith("cuda")
     if gpus >= 1 and wants_gpu:
-        return {"num_gpus": 1, "num_cpus": 1}, device or "cuda"
+        return {"num_gpus": 1, "num_cpus": 1}, "cuda"
     if device is not None and device.startswith("cuda"):
         raise UserError(f"--device {device}: the Ray cluster has no GPUs")
     return {"num_cpus": 1}, device or "cpu"
