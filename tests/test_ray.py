@@ -194,3 +194,34 @@ def test_killing_a_worker_mid_render_still_ends_in_the_same_video(tmp_path, song
     workers = [w for interval in manifest(tmp_path)["intervals"] for w in interval["workers"]]
     assert len(workers) == 4  # every clip, including the retried one
     assert all(not worker.startswith(f"{killed}@") for worker in workers)
+
+
+class FakeCluster:
+    def __init__(self, **resources: float):
+        self.resources = resources
+
+    def cluster_resources(self) -> dict[str, float]:
+        return self.resources
+
+
+@pytest.mark.parametrize(
+    ("resources", "device", "expected"),
+    [
+        ({"CPU": 16, "GPU": 4}, None, ({"num_gpus": 1, "num_cpus": 1}, "cuda")),
+        ({"CPU": 16, "GPU": 4}, "cuda:1", ({"num_gpus": 1, "num_cpus": 1}, "cuda")),
+        ({"CPU": 16, "GPU": 4}, "cpu", ({"num_cpus": 1}, "cpu")),
+        ({"CPU": 2}, None, ({"num_cpus": 1}, "cpu")),
+    ],
+)
+def test_one_gpu_per_task_where_there_are_gpus(resources, device, expected):
+    from gendisco.distributed import task_resources
+
+    assert task_resources(FakeCluster(**resources), device) == expected
+
+
+def test_asking_for_cuda_on_a_cluster_without_gpus_is_a_user_error():
+    from gendisco.distributed import task_resources
+    from gendisco.errors import UserError
+
+    with pytest.raises(UserError, match="--device cuda: the Ray cluster has no GPUs"):
+        task_resources(FakeCluster(CPU=8), "cuda")
