@@ -296,9 +296,26 @@ def render(
 
     from gendisco.render import render as render_project
 
-    # A polite kill (SIGTERM) cleans up like Ctrl-C: partial files removed, clips kept.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop_requested = False
+
+    def stop(signum, frame) -> None:
+        # Ctrl-C and a polite kill (SIGTERM) both stop the render: partial files removed,
+        # clips kept. A KeyboardInterrupt that lands while Python runs a finalizer is
+        # swallowed ("Exception ignored in ..."), so the request is also remembered and
+        # raised again at the next progress report, at the latest after one more batch.
+        nonlocal stop_requested
+        stop_requested = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     with RenderProgressBar(enabled=not quiet) as bar:
+
+        def progress(event) -> None:
+            if stop_requested:
+                raise KeyboardInterrupt
+            bar.update(event)
+
         result = render_project(
             project,
             intervals=interval,
@@ -307,7 +324,7 @@ def render(
             dtype=dtype,
             batch_size=batch_size,
             write_frames=frames,
-            progress=bar.update,
+            progress=progress,
             ray_address=ray,
             compile=compile_model,
         )
