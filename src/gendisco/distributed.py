@@ -25,6 +25,7 @@ from typing import Any
 
 from gendisco.errors import GendiscoError, ModelError, RenderError, UserError
 from gendisco.project import Project
+from gendisco.render import PipelineSpec, render_clip
 from gendisco.video import write_file_atomically
 
 LOCAL = "local"
@@ -44,18 +45,6 @@ def import_ray() -> Any:
 
 
 @dataclass(frozen=True)
-class PipelineSpec:
-    """What a worker needs to load the pipeline (and the key of its per-worker cache)."""
-
-    model: str
-    device: str | None
-    dtype: str | None
-    vae: str
-    scheduler: str | None
-    compile: bool = False
-
-
-@dataclass(frozen=True)
 class ClipResult:
     data: bytes  # the encoded clip
     worker: str  # pid@host
@@ -70,17 +59,8 @@ _PIPELINE: dict[PipelineSpec, Any] = {}  # one per worker process, kept between 
 
 def _pipeline(spec: PipelineSpec) -> Any:
     if spec not in _PIPELINE:
-        from gendisco.models import load_pipeline
-
         _PIPELINE.clear()  # a new spec replaces the old one: one model in memory per worker
-        _PIPELINE[spec] = load_pipeline(
-            spec.model,
-            device=spec.device,
-            dtype=spec.dtype,
-            vae=spec.vae,
-            scheduler=spec.scheduler,
-            compile=spec.compile,
-        )
+        _PIPELINE[spec] = spec.load()
     return _PIPELINE[spec]
 
 
@@ -99,7 +79,6 @@ def render_clip_task(
 ) -> ClipResult:
     """Runs on a worker: render one clip and return its encoded bytes."""
     from gendisco.models import describe_pipeline
-    from gendisco.render import render_clip
 
     started = time.perf_counter()
     _use_assigned_cpus()

@@ -64,6 +64,31 @@ class ClipPlan:
 
 
 @dataclass(frozen=True)
+class PipelineSpec:
+    """Which pipeline renders the clips: what a Ray worker needs to load its own copy, and
+    the key of that worker's cache."""
+
+    model: str
+    device: str | None
+    dtype: str | None
+    vae: str
+    scheduler: str | None
+    compile: bool = False
+
+    def load(self) -> Any:
+        from gendisco.models import load_pipeline
+
+        return load_pipeline(
+            self.model,
+            device=self.device,
+            dtype=self.dtype,
+            vae=self.vae,
+            scheduler=self.scheduler,
+            compile=self.compile,
+        )
+
+
+@dataclass(frozen=True)
 class RenderPlan:
     project: Project
     model: str
@@ -612,15 +637,15 @@ def render(
             )
         )
 
+    spec = PipelineSpec(plan.model, device, dtype, project.vae, project.scheduler, compile)
     if todo and ray_address is not None:
-        from gendisco.distributed import PipelineSpec, render_on_ray
+        from gendisco.distributed import render_on_ray
 
         def clip_done(clip: ClipPlan, result) -> None:
             reports[clip.interval].cached = False
             reports[clip.interval].seconds += result.seconds
             reports[clip.interval].workers.append(result.worker)
 
-        spec = PipelineSpec(plan.model, device, dtype, project.vae, project.scheduler, compile)
         ray_started = time.perf_counter()
         device_description = render_on_ray(
             todo,
@@ -635,16 +660,7 @@ def render(
     elif todo:
         if pipeline is None:
             report(RenderProgress(stage="load", frames_total=frames_total, message=plan.model))
-            from gendisco.models import load_pipeline
-
-            pipeline = load_pipeline(
-                plan.model,
-                device=device,
-                dtype=dtype,
-                vae=project.vae,
-                scheduler=project.scheduler,
-                compile=compile,
-            )
+            pipeline = spec.load()
         device_description = _describe(pipeline)
         for clip in todo:
             clip_started = time.perf_counter()
