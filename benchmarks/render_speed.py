@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
 import shutil
 import statistics
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from model_speed import machine, sync
 from report import write_section
 
 from gendisco.audio import analyze
@@ -64,11 +64,6 @@ def write_project(folder: Path, args: argparse.Namespace) -> Path:
     path = folder / "project.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.inference_mode()
@@ -116,12 +111,6 @@ def gendisco_render(pipe, args: argparse.Namespace) -> float:
         return time.perf_counter() - started
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
-    return f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} torch threads"
 
 
 def main() -> None:
