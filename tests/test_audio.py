@@ -214,7 +214,7 @@ def test_analysis_is_cached_by_content(tmp_path: Path, monkeypatch: pytest.Monke
     def fail(*args, **kwargs):
         raise AssertionError("analysed again")
 
-    monkeypatch.setattr(audio, "analyze_samples", fail)
+    monkeypatch.setattr(audio.analysis, "analyze_samples", fail)
     again = audio.analyze(path.rename(tmp_path / "renamed.wav"))  # same content, new name
     assert again.tempo_bpm == first.tempo_bpm
     assert np.array_equal(again.beat_times_s, first.beat_times_s)
