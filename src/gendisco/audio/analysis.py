@@ -130,7 +130,8 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
 
     # 4. downbeats and sections from beat-synchronous bass onsets and harmony
     chroma = spectrum.chroma(spec)
-    downbeats = downbeat.downbeats(beat_frames, log_mel, chroma)
+    bar_starts, _ = downbeat.downbeats(beat_frames, chroma)
+    downbeats = beats[bar_starts].astype(np.float64)
     sections = segment.sections(beat_frames, log_mel, chroma, duration_s, downbeats)
     return AudioAnalysis(
         duration_s=duration_s,

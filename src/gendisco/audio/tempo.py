@@ -25,7 +25,7 @@ OCTAVE_JUMP_COST = 25.0  # log-score per octave of change between windows ~0.19 
 
 
 class TempoSegment(NamedTuple):
-    """A stretch of steady tempo: from `start_s` to `end_s` at `bpm` (median beat period)."""
+    """A stretch of steady tempo: from `start_s` to `end_s` at `bpm` (its mean beat rate)."""
 
     start_s: float
     end_s: float
@@ -122,16 +122,24 @@ def tempo_path(accent: np.ndarray) -> np.ndarray | None:
     return 60.0 * FPS / bpm
 
 
+CURVE_SPAN = 4  # beats each local tempo is measured over: frame rounding (~23 ms) averages out
+
+
 def tempo_curve(beats_s: np.ndarray, times_s: np.ndarray) -> np.ndarray:
-    """Local tempo (BPM) at each time from the inter-beat intervals, median of 5 beats."""
+    """Local tempo (BPM) at each time: the mean rate over CURVE_SPAN beats centred on each
+    beat, then a median over three neighbours so one misplaced beat does not show."""
     import scipy.ndimage
 
-    if beats_s.size < 2:
+    n = beats_s.size
+    if n < 2:
         return np.zeros(times_s.size)
-    ibi = np.diff(beats_s)
-    smooth = scipy.ndimage.median_filter(ibi, size=min(5, ibi.size), mode="nearest")
-    mids = beats_s[:-1] + ibi / 2
-    return 60.0 / np.interp(times_s, mids, smooth)
+    index = np.arange(n)
+    lo = np.clip(index - CURVE_SPAN // 2, 0, n - 1)
+    hi = np.clip(index + CURVE_SPAN // 2, 0, n - 1)
+    lo, hi = np.where(hi == lo, lo - 1, lo).clip(0), np.where(hi == lo, hi + 1, hi).clip(max=n - 1)
+    rate = 60.0 * (hi - lo) / (beats_s[hi] - beats_s[lo])
+    rate = scipy.ndimage.median_filter(rate, size=min(3, n), mode="nearest")
+    return np.interp(times_s, beats_s, rate)
 
 
 TEMPO_CHANGE = 0.08  # a beat period that moves this much (8 %) and stays is a new tempo
@@ -172,15 +180,32 @@ def tempo_changes(beats_s: np.ndarray) -> list[int]:
 
 def tempo_segments(beats_s: np.ndarray, duration_s: float) -> tuple[TempoSegment, ...]:
     """Stretches of steady tempo covering the song, split at each sustained tempo change
-    (on its first beat). One segment for a steady song, none without a beat."""
+    (on its first beat). One segment for a steady song, none without a beat.
+
+    Neighbours whose overall tempi differ by less than TEMPO_CHANGE are joined: a window
+    that saw a change where the tracker stumbled is not a new tempo for the whole stretch.
+    """
     if beats_s.size < 2:
         return ()
-    cuts = tempo_changes(beats_s)
-    edges = [0, *cuts, beats_s.size - 1]
+    edges = [0, *tempo_changes(beats_s), beats_s.size - 1]
+
+    def bpm(a: int, b: int) -> float:  # mean rate: single intervals are frame-quantised
+        return 60.0 * (b - a) / float(beats_s[b] - beats_s[a])
+
+    merged = True
+    while merged and len(edges) > 2:
+        merged = False
+        steps = [
+            abs(np.log(bpm(edges[k], edges[k + 1]) / bpm(edges[k - 1], edges[k])))
+            for k in range(1, len(edges) - 1)
+        ]
+        k = int(np.argmin(steps))
+        if steps[k] < np.log1p(TEMPO_CHANGE):
+            del edges[k + 1]
+            merged = True
     segments = []
     for k, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-        bpm = 60.0 / float(np.median(np.diff(beats_s[a : b + 1])))
         start = 0.0 if k == 0 else float(beats_s[a])
         end = duration_s if k == len(edges) - 2 else float(beats_s[b])
-        segments.append(TempoSegment(start, end, bpm))
+        segments.append(TempoSegment(start, end, bpm(a, b)))
     return tuple(segments)
