@@ -135,35 +135,70 @@ def level_candidates(beats: np.ndarray) -> list[tuple[float, np.ndarray]]:
     return out
 
 
-def choose_level(beats: np.ndarray, accent: np.ndarray) -> tuple[float, np.ndarray]:
-    """The metrical level listeners tap, among levels related to the tracked `beats`.
-
-    Returns (ratio of its tempo to the tracked one, its pulse frames as floats). Each
-    candidate scores tempo_preference x pulse_evidence (x TRIPLE_RATIO_PRIOR for 3:1
-    relations); the accent is the high-passed beat accent, so a steady wash of sound
-    (strumming, a pad) counts for no level.
-    """
+def accent_peaks(accent: np.ndarray) -> np.ndarray:
+    """What a pulse position collects: the high-passed accent (minus its 1-s moving
+    average, so a steady wash of sound such as strumming or a pad counts for no level),
+    its maximum within ON_BEAT_FRAMES, capped at the ACCENT_CAP_PERCENTILE."""
     import scipy.ndimage
 
-    if beats.size < 8:
-        return 1.0, beats.astype(float)
     trend = scipy.ndimage.uniform_filter1d(accent, size=int(FPS), mode="nearest")
     novelty = np.maximum(accent - trend, 0.0)
     peak = scipy.ndimage.maximum_filter1d(novelty, size=2 * ON_BEAT_FRAMES + 1, mode="nearest")
     # a few outsized onsets (the first hit after digital silence, a crash) must not
     # decide the level: accents are counted up to what the strongest 1 % of frames reach
-    peak = np.minimum(peak, np.percentile(peak, ACCENT_CAP_PERCENTILE))
-    tracked_bpm = 60.0 * FPS / float(np.median(np.diff(beats)))
-    best, best_score = (1.0, beats.astype(float)), -1.0
+    return np.minimum(peak, np.percentile(peak, ACCENT_CAP_PERCENTILE))
+
+
+def level_score(pulses: np.ndarray, ratio: float, peak: np.ndarray) -> float:
+    """tempo_preference x pulse_evidence of a pulse (frames), x TRIPLE_RATIO_PRIOR when it
+    is three times faster or slower than the tracked one; 0 outside the tapping range."""
+    if pulses.size < 4:
+        return 0.0
+    bpm = 60.0 * FPS / float(np.median(np.diff(pulses)))
+    if not SLOWEST_BPM <= bpm <= FASTEST_BPM:
+        return 0.0
+    score = tempo_preference(bpm) * pulse_evidence(pulses, peak)
+    if round(max(ratio, 1 / ratio)) == 3:
+        score *= TRIPLE_RATIO_PRIOR
+    return score
+
+
+def choose_level(beats: np.ndarray, peak: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """The metrical level listeners tap, among levels related to the tracked `beats`.
+
+    Returns (ratio of its tempo to the tracked one, its pulse frames as floats, its
+    level_score); `peak` comes from `accent_peaks`.
+    """
+    best = (1.0, beats.astype(float), level_score(beats.astype(float), 1.0, peak))
+    if beats.size < 8:
+        return best
     for ratio, pulses in level_candidates(beats):
-        bpm = tracked_bpm * ratio
-        if not SLOWEST_BPM <= bpm <= FASTEST_BPM or pulses.size < 4:
-            continue
-        score = tempo_preference(bpm) * pulse_evidence(pulses, peak)
-        if round(max(ratio, 1 / ratio)) == 3:
-            score *= TRIPLE_RATIO_PRIOR
-        if score > best_score:
-            best, best_score = (ratio, pulses), score
+        score = level_score(pulses, ratio, peak)
+        if score > best[2]:
+            best = (ratio, pulses, score)
+    return best
+
+
+# A tracker can lock onto a cross-rhythm (three dotted eighths in a samba's 3-3-2, two
+# triplet-quarters against a bar): a pulse 3:4, 2:3, 4:3 or 3:2 of the tracked tempo.
+CROSS_RATIOS = (2 / 3, 3 / 4, 4 / 3, 3 / 2)
+# Latin patterns (clave, tamborim) put strong hits on cross-rhythms by design: leaving the
+# tracked family needs clearly more evidence than staying
+CROSS_MARGIN = 1.2
+PHASES = 12  # phase offsets tried for a pulse along the tempo path (1/12 beat apart)
+
+
+def path_pulses(period: np.ndarray, ratio: float, peak: np.ndarray) -> np.ndarray:
+    """Frames of an even pulse at `ratio` x the tempo path, at the phase that collects the
+    most accent: each frame advances the pulse by ratio / period beats."""
+    phase = np.cumsum(ratio / period)
+    best, best_sum = np.zeros(0), -1.0
+    for offset in np.arange(PHASES) / PHASES:
+        count = np.floor(phase + offset)
+        pulses = np.flatnonzero(np.diff(count) > 0) + 1.0
+        total = float(peak[pulses.astype(int)].mean()) if pulses.size else 0.0
+        if total > best_sum:
+            best, best_sum = pulses, total
     return best
 
 
@@ -171,13 +206,23 @@ AGREE_FRAMES = 3  # a re-tracked beat within ~70 ms of the chosen pulse is the s
 
 
 def settle_level(beats: np.ndarray, accent: np.ndarray, period: np.ndarray) -> np.ndarray:
-    """Beat frames at the level `choose_level` picks.
+    """Beat frames at the level listeners tap.
 
-    A faster level is tracked again at its own period, so its beats sit on the hits (swing,
-    pushes) rather than at exact fractions; the re-tracked beats are kept where they agree
-    with the chosen pulse, else the pulse itself is.
+    First the tracked pulse is checked against cross-rhythms (CROSS_RATIOS): when an even
+    pulse at such a tempo scores better, the beats are tracked again there. Then the level
+    is chosen among the related ones (`choose_level`); a faster level is tracked again at
+    its own period, so its beats sit on the hits (swing, pushes) rather than at exact
+    fractions, and those beats are kept where they agree with the chosen pulse.
     """
-    ratio, pulses = choose_level(beats, accent)
+    peak = accent_peaks(accent)
+    ratio, pulses, score = choose_level(beats, peak)
+    for cross in CROSS_RATIOS:
+        if level_score(path_pulses(period, cross, peak), cross, peak) > score:
+            retracked = track(accent, period / cross)
+            candidate = choose_level(retracked, peak)
+            if candidate[2] > CROSS_MARGIN * score:
+                beats, period = retracked, period / cross
+                ratio, pulses, score = candidate
     if ratio == 1.0 and np.array_equal(pulses, beats):
         return beats
     retracked = track(accent, period / ratio)
