@@ -106,8 +106,8 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
         return AudioAnalysis(duration_s, 0.0, empty, empty, zeros, times, zeros, zeros, start)
 
     # 1. one STFT feeds everything: onsets, beat accent, percussive onsets, chroma, timbre
-    spec = spectrum.stft_magnitude(y)
-    mel = spectrum.mel_power(spec)
+    power = spectrum.stft_magnitude(y) ** 2
+    mel = spectrum.mel_power(power)
     log_mel = spectrum.power_to_db(mel)
     onset_env = onset.spectral_flux(log_mel)
     bands = onset.band_flux(log_mel)
@@ -129,7 +129,7 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
     tempo_bpm = float(60.0 * span / np.median(beats[span:] - beats[:-span]))
 
     # 4. downbeats and sections from beat-synchronous bass onsets and harmony
-    chroma = spectrum.chroma(spec)
+    chroma = spectrum.chroma(power)
     bar_starts, _ = downbeat.downbeats(beat_frames, chroma)
     downbeats = beats[bar_starts].astype(np.float64)
     sections = segment.sections(beat_frames, log_mel, chroma, duration_s, downbeats)

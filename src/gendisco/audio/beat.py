@@ -93,8 +93,10 @@ PREFERRED_OCTAVES = 1.0  # its width: librosa's and Ellis' log-normal prior
 # needs clearly more evidence (a ratio prior, as in Klapuri et al. 2006).
 TRIPLE_RATIO_PRIOR = 0.5
 LEVEL_RATIOS = (1 / 4, 1 / 3, 1 / 2, 1, 2, 3, 4)
-SLOWEST_BPM, FASTEST_BPM = 40.0, 240.0  # no annotated beat in the public sets lies outside
-ACCENT_CAP_PERCENTILE = 99
+# the limits of a felt beat: slower than 1.5 s listeners subdivide, faster than 4 per
+# second they group (London 2004)
+SLOWEST_BPM, FASTEST_BPM = 40.0, 240.0
+ACCENT_CAP_PERCENTILE = 99  # see accent_peaks
 ON_BEAT_FRAMES = 2  # an accent up to two frames (~45 ms) from a pulse still counts as on it
 
 

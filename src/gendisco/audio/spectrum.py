@@ -25,12 +25,12 @@ def stft_magnitude(y: np.ndarray) -> np.ndarray:
     return np.abs(scipy.fft.rfft(frames * window, axis=1, workers=1)).T.astype(np.float32)
 
 
-def mel_power(spec: np.ndarray) -> np.ndarray:
-    """Mel-band power, shape (N_MELS, frames): 128 Slaney bands up to 11 kHz."""
+def mel_power(power: np.ndarray) -> np.ndarray:
+    """Mel-band power from |STFT|^2, shape (N_MELS, frames): 128 Slaney bands to 11 kHz."""
     import librosa
 
     fb = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
-    return fb @ (spec**2)
+    return fb @ power
 
 
 def power_to_db(power: np.ndarray) -> np.ndarray:
@@ -40,12 +40,12 @@ def power_to_db(power: np.ndarray) -> np.ndarray:
     return np.maximum(db, -80.0)
 
 
-def chroma(spec: np.ndarray) -> np.ndarray:
-    """12 pitch classes per frame, each frame scaled to a maximum of 1."""
+def chroma(power: np.ndarray) -> np.ndarray:
+    """12 pitch classes per frame from |STFT|^2, each frame scaled to a maximum of 1."""
     import librosa
 
     fb = librosa.filters.chroma(sr=SR, n_fft=N_FFT).astype(np.float32)
-    energy = fb @ (spec**2)
+    energy = fb @ power
     return energy / (energy.max(axis=0, keepdims=True) + 1e-10)
 
 
