@@ -109,6 +109,9 @@ class RenderProgressBar:
     def update(self, event) -> None:
         if self._progress is None:
             return
+        if event.stage == "wait":
+            stderr.print(f"waiting: {event.message}", markup=False)
+            return
         if event.stage in ("analyze", "load", "stitch"):
             stderr.print(f"{event.stage}: {event.message}", markup=False)
             return
@@ -294,6 +297,14 @@ def render(
             "1.4-1.7x faster on a GPU. Pays off on long renders.",
         ),
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="If another render is writing into the same output folder, wait for it to "
+            "finish instead of stopping with an error.",
+        ),
+    ] = False,
     ray: Annotated[
         str | None,
         typer.Option(
@@ -345,6 +356,7 @@ def render(
             progress=progress,
             ray_address=ray,
             compile=compile_model,
+            wait=wait,
         )
     for warning in result.warnings:
         stderr.print(f"warning: {warning}", markup=False)

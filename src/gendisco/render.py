@@ -29,6 +29,7 @@ import numpy as np
 
 from gendisco import schedule
 from gendisco.errors import GendiscoError, UserError
+from gendisco.lock import OutputLock
 from gendisco.project import Project, ResolvedInterval, load_project, resolve_intervals
 from gendisco.video import ClipWriter, join_clips, last_frame, remove_partial_files
 
@@ -107,7 +108,7 @@ class RenderPlan:
 class RenderProgress:
     """What the renderer is doing, for a progress bar."""
 
-    stage: Literal["analyze", "load", "render", "stitch", "done"]
+    stage: Literal["wait", "analyze", "load", "render", "stitch", "done"]
     interval: int | None = None
     frames_done: int = 0  # frames generated so far in this run
     frames_total: int = 0  # frames this run generates
@@ -544,6 +545,7 @@ def render(
     pipeline: Any = None,
     ray_address: str | None = None,
     compile: bool = False,
+    wait: bool = False,
 ) -> RenderResult:
     """Render a project to `output/final.mp4`, reusing every clip that already exists.
 
@@ -552,7 +554,8 @@ def render(
     `compile` torch.compiles the model (a slow first batch, faster after; see
     gendisco.models). `ray_address` renders the clips as Ray tasks: "local" (a Ray started
     on this machine), "auto" or "ray://host:port" (an existing cluster); see
-    gendisco.distributed.
+    gendisco.distributed. One render at a time writes into an output folder: another
+    one's raises `OutputBusy` naming its holder, or with `wait` waits for it to finish.
     """
     started = time.perf_counter()
     report = progress or _ignore_progress
@@ -578,9 +581,47 @@ def render(
             raise UserError(
                 f"--interval {unknown[0]}: the project has intervals 0 to {len(known) - 1}"
             )
-    remove_partial_files(project.output / "clips")
-    remove_partial_files(project.output)
 
+    def waiting(holder) -> None:
+        who = holder.describe() if holder else "another process"
+        report(RenderProgress(stage="wait", message=f"{project.output} is in use by {who}"))
+
+    with OutputLock(project.output, wait=wait, on_wait=waiting):
+        # Holding the lock, no other process writes here: partial files are abandoned.
+        remove_partial_files(project.output / "clips")
+        remove_partial_files(project.output)
+        return _render_locked(
+            project,
+            intervals=intervals,
+            model=model,
+            device=device,
+            dtype=dtype,
+            batch_size=batch_size,
+            write_frames=write_frames,
+            report=report,
+            pipeline=pipeline,
+            ray_address=ray_address,
+            compile=compile,
+            started=started,
+        )
+
+
+def _render_locked(
+    project: Project,
+    *,
+    intervals: Sequence[int] | None,
+    model: str | None,
+    device: str | None,
+    dtype: str | None,
+    batch_size: int | None,
+    write_frames: bool,
+    report: ProgressCallback,
+    pipeline: Any,
+    ray_address: str | None,
+    compile: bool,
+    started: float,
+) -> RenderResult:
+    """Steps 2-7 of `render`, run while holding the output folder's lock."""
     # 2. Analyse the song (cached per file content).
     report(RenderProgress(stage="analyze", message=f"analysing {project.song.name}"))
     from gendisco.audio import analyze
