@@ -30,9 +30,7 @@ downbeats. Raw per-clip rows go to benchmarks/results/beat_accuracy.json.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -45,12 +43,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from report import write_section  # noqa: E402
+from report import describe, environment, write_results, write_section  # noqa: E402
 
 from gendisco import audio  # noqa: E402
 from synth import STYLES, drum_song, style_song  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "beat_accuracy.json"
 DURATION_S = 30.0
 TUNING_SEED, TEST_SEED = 1000, 5000
 
@@ -340,25 +337,17 @@ def synthetic_summary(sets: dict[str, list[Row]]) -> list[str]:
     return lines
 
 
-def versions() -> str:
-    import librosa
-    import scipy
-
-    cpu = platform.processor() or platform.machine()
-    return (
-        f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"librosa {librosa.__version__}, mir_eval {mir_eval.__version__}"
-    )
-
-
 def markdown(
-    real: list[Row] | None, beats_dev: Path, synthetic: dict[str, list[Row]], times: dict
+    real: list[Row] | None,
+    beats_dev: Path,
+    synthetic: dict[str, list[Row]],
+    times: dict,
+    env: dict,
 ) -> str:
     lines = [
         "## Beat tracking",
         "",
-        "`.venv/bin/python benchmarks/beat_accuracy.py` (" + versions() + ").",
+        describe(env),
         "F = F-measure (70 ms) at the annotated metrical level, CMLt/AMLt = continuity at",
         "the annotated/any metrical level, tempo err = global tempo against the annotation's,",
         "downbeat F = F-measure (70 ms) of the downbeats. Baselines:",
@@ -440,15 +429,17 @@ def main() -> None:
         "band": evaluate_synthetic("band", band_songs()),
     }
     times = timing()
-    text = markdown(real, beats_dev, synthetic, times)
+    env = environment(" ".join([".venv/bin/python", "benchmarks/beat_accuracy.py", *args]))
+    text = markdown(real, beats_dev, synthetic, times, env)
     print(text)
     write_section("beat-accuracy", text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     all_rows = (real or []) + [r for rows in synthetic.values() for r in rows]
-    payload = {"timing_s": times, "rows": [_json_row(r) for r in all_rows]}
-    RESULTS.write_text(json.dumps(payload, indent=1) + "\n")
+    results = write_results(
+        "beat_accuracy", [_json_row(r) for r in all_rows], env, timing_s=times,
+        beats_dev=str(beats_dev) if real is not None else None,
+    )  # fmt: skip
     elapsed = time.perf_counter() - start
-    print(f"\n(wrote BENCHMARKS.md and {RESULTS.name} in {elapsed:.0f} s)", file=sys.stderr)
+    print(f"\n(wrote BENCHMARKS.md and {results} in {elapsed:.0f} s)", file=sys.stderr)
 
 
 if __name__ == "__main__":
