@@ -21,7 +21,8 @@ METERS = (3, 4)
 TRIPLE_EVIDENCE_RATIO = 1.5
 SIGNIFICANT_CONTRAST = 2.0
 # log-probability cost of a beat that breaks the bar count (a tracking error, a bar of
-# another length): the evidence of about two bars is needed to pay for it
+# another length); the evidence has unit spread per beat, so only several bars of clearly
+# better evidence for another phase pay for it
 BAR_RESET_COST = 8.0
 
 
