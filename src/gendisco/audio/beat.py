@@ -92,6 +92,8 @@ PREFERRED_OCTAVES = 1.0  # its width: librosa's and Ellis' log-normal prior
 # Most music is in duple meter: a level three times faster or slower than the tracked one
 # needs clearly more evidence (a ratio prior, as in Klapuri et al. 2006).
 TRIPLE_RATIO_PRIOR = 0.5
+# levels related to the tracked pulse: grouping or dividing it by 2, 3 or 4, as beats
+# group into bars and divide into eighths, triplets and sixteenths
 LEVEL_RATIOS = (1 / 4, 1 / 3, 1 / 2, 1, 2, 3, 4)
 # the limits of a felt beat: slower than 1.5 s listeners subdivide, faster than 4 per
 # second they group (London 2004)
