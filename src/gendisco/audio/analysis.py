@@ -110,7 +110,7 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
     mel = spectrum.mel_power(power)
     log_mel = spectrum.power_to_db(mel)
     onset_env = onset.spectral_flux(log_mel)
-    bands = onset.band_flux(log_mel)
+    bands = onset.band_flux(onset.compressed(mel))
     accent = onset.beat_accent(bands)
     percussive = onset.spectral_flux(spectrum.power_to_db(mel * spectrum.percussive_mask(mel)))
 

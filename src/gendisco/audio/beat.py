@@ -59,10 +59,24 @@ def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
     if peaks.size == 0:
         return np.zeros(0, dtype=int)
     good = peaks[cumscore[peaks] >= 0.5 * np.median(cumscore[peaks])]
-    beats = [int(good[-1])]
+    beats = _backtrack(int(good[-1]), backlink)
+    # The cumulative score grows with time, so a frame past the last hit, where nothing is
+    # played, can still be the last peak; beats are then squeezed towards it. The last beat
+    # must be a hit as strong as beats usually are (librosa's trimming threshold).
+    strong = good[local[good] >= END_STRENGTH * np.sqrt(np.mean(local[beats] ** 2))]
+    if strong.size and strong[-1] != beats[-1]:
+        beats = _backtrack(int(strong[-1]), backlink)
+    return _trim(beats, local)
+
+
+END_STRENGTH = 0.5  # the last beat's accent, relative to the RMS accent at the beats
+
+
+def _backtrack(last: int, backlink: np.ndarray) -> np.ndarray:
+    beats = [last]
     while backlink[beats[-1]] >= 0:
         beats.append(int(backlink[beats[-1]]))
-    return _trim(np.asarray(beats[::-1]), local)
+    return np.asarray(beats[::-1])
 
 
 def _trim(beats: np.ndarray, local: np.ndarray) -> np.ndarray:
