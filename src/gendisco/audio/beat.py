@@ -62,14 +62,16 @@ def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
     beats = _backtrack(int(good[-1]), backlink)
     # The cumulative score grows with time, so a frame past the last hit, where nothing is
     # played, can still be the last peak; beats are then squeezed towards it. The last beat
-    # must be a hit as strong as beats usually are (librosa's trimming threshold).
-    strong = good[local[good] >= END_STRENGTH * np.sqrt(np.mean(local[beats] ** 2))]
+    # must be a hit about as strong as the beats just before it.
+    recent = local[beats[-END_CONTEXT - 1 : -1]] if beats.size > 1 else local[beats]
+    strong = good[local[good] >= END_STRENGTH * np.median(recent)]
     if strong.size and strong[-1] != beats[-1]:
         beats = _backtrack(int(strong[-1]), backlink)
     return _trim(beats, local)
 
 
-END_STRENGTH = 0.5  # the last beat's accent, relative to the RMS accent at the beats
+END_STRENGTH = 0.5  # the last beat's accent, relative to the median accent of the beats before
+END_CONTEXT = 8  # beats before the last: a quiet ending is compared with itself, not the chorus
 
 
 def _backtrack(last: int, backlink: np.ndarray) -> np.ndarray:
@@ -223,6 +225,64 @@ def path_pulses(period: np.ndarray, ratio: float, peak: np.ndarray) -> np.ndarra
 AGREE_FRAMES = 3  # a re-tracked beat within ~70 ms of the chosen pulse is the same beat
 
 
+# Swing -----------------------------------------------------------------------------------
+#
+# Swung eighths are long-short (about 2:1, Friberg and Sundstroem 2002) and the beat starts
+# the long one. In a shuffle the short note is often the loudest, so a tracker may lock
+# onto it; from there the next hit comes after a third of a beat instead of two thirds.
+
+SUBDIVISIONS = 12  # positions per beat interval: halves, thirds and quarters all fall on it
+SHORT, STRAIGHT, LONG = slice(3, 6), 6, slice(7, 10)  # a third, a half, two thirds in
+SWING_Z = 3.0  # consistency (paired z over the beats) a difference must reach to count
+
+
+def subdivision_profile(beats: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Accent at SUBDIVISIONS evenly spaced points of each beat interval, shape
+    (beats - 1, SUBDIVISIONS)."""
+    beats = beats.astype(float)
+    steps = beats[:-1, None] + np.diff(beats)[:, None] * (np.arange(SUBDIVISIONS) / SUBDIVISIONS)
+    return peak[np.clip(np.round(steps).astype(int), 0, peak.size - 1)]
+
+
+def _consistent(difference: np.ndarray) -> bool:
+    spread = difference.std() / np.sqrt(difference.size) + 1e-12
+    return bool(difference.mean() / spread >= SWING_Z)
+
+
+def on_long_note(beats: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Beat frames moved from the short to the long note of swung pairs.
+
+    Beats whose strongest subdivision consistently comes a third of a beat later, with
+    nothing at two thirds and at the half, sit on the short note: each moves to that
+    subdivision. Anything else (straight, swung from the beat, triplets) is left alone.
+    """
+    if beats.size < 8:
+        return beats
+    profile = subdivision_profile(beats, peak)
+    short = profile[:, SHORT].max(axis=1)
+    if not (_consistent(short - profile[:, LONG].max(axis=1))
+            and _consistent(short - profile[:, STRAIGHT])):  # fmt: skip
+        return beats
+    where = (SHORT.start + int(np.argmax(profile[:, SHORT].mean(axis=0)))) / SUBDIVISIONS
+    interval = np.diff(beats.astype(float))
+    moved = beats[:-1] + where * interval
+    before = moved[0] - interval[0]
+    moved = np.concatenate([[before] if before >= 0 else [], moved])
+    return np.unique(np.round(moved).astype(int))
+
+
+def swung(pulses: np.ndarray, peak: np.ndarray) -> bool:
+    """Whether each interval of `pulses` is consistently divided long-short: a hit about
+    two thirds in, stronger than anything a third in or at the half."""
+    if pulses.size < 8:
+        return False
+    profile = subdivision_profile(pulses, peak)
+    long = profile[:, LONG].max(axis=1)
+    return _consistent(long - profile[:, SHORT].max(axis=1)) and _consistent(
+        long - profile[:, STRAIGHT]
+    )
+
+
 def settle_level(beats: np.ndarray, accent: np.ndarray, period: np.ndarray) -> np.ndarray:
     """Beat frames at the level listeners tap.
 
@@ -233,7 +293,15 @@ def settle_level(beats: np.ndarray, accent: np.ndarray, period: np.ndarray) -> n
     fractions, and those beats are kept where they agree with the chosen pulse.
     """
     peak = accent_peaks(accent)
+    beats = on_long_note(beats, peak)
+    # swing is felt against the beat: a pulse whose eighths are swung is the beat, and
+    # one whose halves are (a pulse at half the speed of a swung beat) is half of it
+    if swung(beats, peak):
+        return beats
     ratio, pulses, score = choose_level(beats, peak)
+    double = _subdivide(beats.astype(float), 2)
+    if swung(double, peak) and level_score(double, 2.0, peak) > 0:
+        ratio, pulses, score = 2.0, double, level_score(double, 2.0, peak)
     for cross in CROSS_RATIOS:
         if level_score(path_pulses(period, cross, peak), cross, peak) > score:
             retracked = track(accent, period / cross)

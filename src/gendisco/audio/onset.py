@@ -26,12 +26,12 @@ def spectral_flux(log_mel: np.ndarray) -> np.ndarray:
 
 
 # Loudness compression for the beat accent: log(1 + COMPRESSION * power / loudest), i.e.
-# logarithmic (like loudness) down to ~40 dB below the loudest bin and linear, so nearly
+# logarithmic (like loudness) down to ~50 dB below the loudest bin and linear, so nearly
 # silent, below it (Klapuri 1999; Boeck and Widmer 2013). An 80 dB log range instead
 # gives a -70 dB rustle in an empty band, or the noise a lossy codec leaves in the top
 # octave, as much flux as a drum hit: the beat ends up on whatever is loudest relative to
 # silence, not on what is loud.
-COMPRESSION = 1e4
+COMPRESSION = 1e5
 
 
 def compressed(mel: np.ndarray) -> np.ndarray:
