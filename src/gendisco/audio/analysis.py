@@ -128,9 +128,9 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
     span = min(4, beats.size - 1)
     tempo_bpm = float(60.0 * span / np.median(beats[span:] - beats[:-span]))
 
-    # 4. downbeats and sections from beat-synchronous bass onsets and harmony
+    # 4. downbeats from harmony, kick/bass and snare/chord onsets; sections
     chroma = spectrum.chroma(power)
-    bar_starts, _ = downbeat.downbeats(beat_frames, chroma)
+    bar_starts, _ = downbeat.downbeats(beat_frames, chroma, bands)
     downbeats = beats[bar_starts].astype(np.float64)
     sections = segment.sections(beat_frames, log_mel, chroma, duration_s, downbeats)
     return AudioAnalysis(
