@@ -22,8 +22,37 @@ def _smoothed(accent: np.ndarray) -> np.ndarray:
     return np.convolve(accent / accent.std(), kernel, "same")
 
 
-def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
-    """Beat frames (int, sorted) following `period` (frames per beat, one per frame).
+SWING_WEIGHT = 0.5  # see _long_short
+
+
+def _long_short(local: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """Beat scores that tell the long from the short note of swung pairs.
+
+    A beat starts the long note: the hit after it comes two thirds of a beat later, the
+    one before it a third of a beat earlier; a short note has them the other way round.
+    Adding half the onsets at the first two places and subtracting half at the other two,
+    by at most the hit itself, makes a beat worth its hit plus its swung note and a short
+    note its hit minus the beat; for straight subdivisions (symmetric about the half) the
+    terms cancel.
+    """
+    import scipy.ndimage
+
+    near = scipy.ndimage.maximum_filter1d(local, size=5, mode="nearest")  # swing ratios vary
+    frames = np.arange(local.size)
+
+    def at(offset: np.ndarray) -> np.ndarray:
+        return np.interp(frames + offset, frames, near, left=0.0, right=0.0)
+
+    swing = at(2 * period / 3) + at(-period / 3) - at(period / 3) - at(-2 * period / 3)
+    # only a hit can gain or lose: a third of a beat after a plain beat, the terms would
+    # find the beats and score a silence as a swung downbeat
+    strength = np.maximum(local, 0.0)
+    return local + np.clip(SWING_WEIGHT * swing, -strength, strength)
+
+
+def track(accent: np.ndarray, period: np.ndarray, swing: bool = False) -> np.ndarray:
+    """Beat frames (int, sorted) following `period` (frames per beat, one per frame);
+    with `swing`, beats go on the long note of swung pairs (see _long_short).
 
     Beats in leading and trailing silence are dropped.
     """
@@ -32,6 +61,7 @@ def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=int)
     period = np.interp(np.arange(n), np.arange(period.size), period)
     local = _smoothed(accent)
+    beat_score = _long_short(local, period) if swing else local
     cumscore = np.zeros(n)
     backlink = np.full(n, -1)
     threshold = 0.01 * local.max()
@@ -40,12 +70,12 @@ def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
         p = period[t]
         lo, hi = int(round(t - 2 * p)), int(round(t - p / 2))
         if hi < 0:
-            cumscore[t] = local[t]
+            cumscore[t] = beat_score[t]
             continue
         prev = np.arange(max(lo, 0), hi + 1)
         cand = cumscore[prev] - TIGHTNESS * np.log((t - prev) / p) ** 2
         best = int(np.argmax(cand))
-        cumscore[t] = local[t] + cand[best]
+        cumscore[t] = beat_score[t] + cand[best]
         # beats must not be carried through the silence before the first onset
         if first_beat and local[t] < threshold:
             backlink[t] = -1
@@ -283,7 +313,32 @@ def swung(pulses: np.ndarray, peak: np.ndarray) -> bool:
     )
 
 
-def settle_level(beats: np.ndarray, accent: np.ndarray, period: np.ndarray) -> np.ndarray:
+def swung_song(beats: np.ndarray, peak: np.ndarray) -> bool:
+    """Whether the beat intervals are divided unevenly in thirds, whichever note the beats
+    are on: one third position consistently stronger than the other and than the half.
+    Straight eighths fill the half, triplets both thirds; only swing fills one third."""
+    if beats.size < 8:
+        return False
+    profile = subdivision_profile(beats, peak)
+    thirds = np.abs(profile[:, SHORT].max(axis=1) - profile[:, LONG].max(axis=1))
+    return _consistent(thirds - profile[:, STRAIGHT])
+
+
+def beat_frames(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """Beat frames at the level listeners tap: tracked along the tempo path (on the long
+    notes when the song swings), then `settle_level`."""
+    beats = track(accent, period)
+    if beats.size < 2:
+        return beats
+    swing = swung_song(beats, accent_peaks(accent))
+    if swing:
+        beats = track(accent, period, swing=True)
+    return settle_level(beats, accent, period, swing) if beats.size >= 2 else beats
+
+
+def settle_level(
+    beats: np.ndarray, accent: np.ndarray, period: np.ndarray, swing: bool = False
+) -> np.ndarray:
     """Beat frames at the level listeners tap.
 
     First the tracked pulse is checked against cross-rhythms (CROSS_RATIOS): when an even
@@ -304,14 +359,14 @@ def settle_level(beats: np.ndarray, accent: np.ndarray, period: np.ndarray) -> n
         ratio, pulses, score = 2.0, double, level_score(double, 2.0, peak)
     for cross in CROSS_RATIOS:
         if level_score(path_pulses(period, cross, peak), cross, peak) > score:
-            retracked = track(accent, period / cross)
+            retracked = track(accent, period / cross, swing)
             candidate = choose_level(retracked, peak)
             if candidate[2] > CROSS_MARGIN * score:
                 beats, period = retracked, period / cross
                 ratio, pulses, score = candidate
     if ratio == 1.0 and np.array_equal(pulses, beats):
         return beats
-    retracked = track(accent, period / ratio)
+    retracked = track(accent, period / ratio, swing)
     if retracked.size:
         distance = np.abs(pulses[:, None] - retracked[None, :]).min(axis=1)
         if np.mean(distance <= AGREE_FRAMES) >= 0.8:
