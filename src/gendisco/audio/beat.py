@@ -264,6 +264,9 @@ AGREE_FRAMES = 3  # a re-tracked beat within ~70 ms of the chosen pulse is the s
 SUBDIVISIONS = 12  # positions per beat interval: halves, thirds and quarters all fall on it
 SHORT, STRAIGHT, LONG = slice(3, 6), 6, slice(7, 10)  # a third, a half, two thirds in
 SWING_Z = 3.0  # consistency (paired z over the beats) a difference must reach to count
+# a swung note is a hit of its own: at least a quarter of the beat's accent (-12 dB), not
+# the rising edge of the next beat
+SWING_NOTE = 0.25
 
 
 def subdivision_profile(beats: np.ndarray, peak: np.ndarray) -> np.ndarray:
@@ -279,6 +282,10 @@ def _consistent(difference: np.ndarray) -> bool:
     return bool(difference.mean() / spread >= SWING_Z)
 
 
+def _a_hit(note: np.ndarray, profile: np.ndarray) -> bool:
+    return bool(note.mean() >= SWING_NOTE * profile[:, 0].mean())
+
+
 def on_long_note(beats: np.ndarray, peak: np.ndarray) -> np.ndarray:
     """Beat frames moved from the short to the long note of swung pairs.
 
@@ -290,7 +297,8 @@ def on_long_note(beats: np.ndarray, peak: np.ndarray) -> np.ndarray:
         return beats
     profile = subdivision_profile(beats, peak)
     short = profile[:, SHORT].max(axis=1)
-    if not (_consistent(short - profile[:, LONG].max(axis=1))
+    if not (_a_hit(short, profile)
+            and _consistent(short - profile[:, LONG].max(axis=1))
             and _consistent(short - profile[:, STRAIGHT])):  # fmt: skip
         return beats
     where = (SHORT.start + int(np.argmax(profile[:, SHORT].mean(axis=0)))) / SUBDIVISIONS
@@ -308,9 +316,9 @@ def swung(pulses: np.ndarray, peak: np.ndarray) -> bool:
         return False
     profile = subdivision_profile(pulses, peak)
     long = profile[:, LONG].max(axis=1)
-    return _consistent(long - profile[:, SHORT].max(axis=1)) and _consistent(
-        long - profile[:, STRAIGHT]
-    )
+    return (_a_hit(long, profile)
+            and _consistent(long - profile[:, SHORT].max(axis=1))
+            and _consistent(long - profile[:, STRAIGHT]))  # fmt: skip
 
 
 def swung_song(beats: np.ndarray, peak: np.ndarray) -> bool:
@@ -321,19 +329,41 @@ def swung_song(beats: np.ndarray, peak: np.ndarray) -> bool:
         return False
     profile = subdivision_profile(beats, peak)
     thirds = np.abs(profile[:, SHORT].max(axis=1) - profile[:, LONG].max(axis=1))
-    return _consistent(thirds - profile[:, STRAIGHT])
+    return _a_hit(thirds, profile) and _consistent(thirds - profile[:, STRAIGHT])
+
+
+def alternating(beats: np.ndarray) -> bool:
+    """Whether the intervals between `beats` consistently alternate long and short: a
+    pulse through the beats and the swung notes between them, not an even beat."""
+    interval = np.diff(beats.astype(float))
+    pairs = interval.size // 2
+    if pairs < 4:
+        return False
+    difference = interval[0 : 2 * pairs : 2] - interval[1 : 2 * pairs : 2]
+    return _consistent(difference * np.sign(difference.mean()))
 
 
 def beat_frames(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
-    """Beat frames at the level listeners tap: tracked along the tempo path (on the long
-    notes when the song swings), then `settle_level`."""
+    """Beat frames at the level listeners tap: tracked along the tempo path, then
+    `settle_level`. In a swung song beats are tracked on the long notes, a pulse whose
+    eighths are swung is the beat (swing is felt against the beat), and an even pulse at
+    twice its speed competes with it, as a tracker may lock onto every other swung note."""
     beats = track(accent, period)
     if beats.size < 2:
         return beats
-    swing = swung_song(beats, accent_peaks(accent))
-    if swing:
-        beats = track(accent, period, swing=True)
-    return settle_level(beats, accent, period, swing) if beats.size >= 2 else beats
+    peak = accent_peaks(accent)
+    if not swung_song(beats, peak):
+        return settle_level(beats, accent, period)
+    beats = track(accent, period, swing=True)
+    if beats.size < 2:
+        return beats
+    here = beats if swung(beats, peak) else settle_level(beats, accent, period, swing=True)
+    faster = track(accent, period / 2, swing=True)
+    if not alternating(faster) and level_score(faster.astype(float), 1.0, peak) > level_score(
+        here.astype(float), 1.0, peak
+    ):
+        return faster
+    return here
 
 
 def settle_level(
@@ -349,14 +379,7 @@ def settle_level(
     """
     peak = accent_peaks(accent)
     beats = on_long_note(beats, peak)
-    # swing is felt against the beat: a pulse whose eighths are swung is the beat, and
-    # one whose halves are (a pulse at half the speed of a swung beat) is half of it
-    if swung(beats, peak):
-        return beats
     ratio, pulses, score = choose_level(beats, peak)
-    double = _subdivide(beats.astype(float), 2)
-    if swung(double, peak) and level_score(double, 2.0, peak) > 0:
-        ratio, pulses, score = 2.0, double, level_score(double, 2.0, peak)
     for cross in CROSS_RATIOS:
         if level_score(path_pulses(period, cross, peak), cross, peak) > score:
             retracked = track(accent, period / cross, swing)
@@ -364,6 +387,13 @@ def settle_level(
             if candidate[2] > CROSS_MARGIN * score:
                 beats, period = retracked, period / cross
                 ratio, pulses, score = candidate
+    # levels an octave away are also tracked on their own: halving or doubling beats that
+    # sit on the wrong note (every other swung note, an anticipation) misses the level
+    for octave in (2.0, 0.5):
+        retracked = track(accent, period / octave, swing)
+        if level_score(retracked.astype(float), octave, peak) > score:
+            ratio, pulses = octave, retracked.astype(float)
+            score = level_score(pulses, octave, peak)
     if ratio == 1.0 and np.array_equal(pulses, beats):
         return beats
     retracked = track(accent, period / ratio, swing)
