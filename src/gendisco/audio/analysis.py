@@ -110,7 +110,8 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
     mel = spectrum.mel_power(power)
     log_mel = spectrum.power_to_db(mel)
     onset_env = onset.spectral_flux(log_mel)
-    bands = onset.band_flux(onset.compressed(mel))
+    loudness = onset.compressed(mel)
+    bands = onset.band_flux(loudness)
     accent = onset.beat_accent(bands)
     percussive = onset.spectral_flux(spectrum.power_to_db(mel * spectrum.percussive_mask(mel)))
 
@@ -126,9 +127,9 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
     span = min(4, beats.size - 1)
     tempo_bpm = float(60.0 * span / np.median(beats[span:] - beats[:-span]))
 
-    # 4. downbeats from harmony, kick/bass and snare/chord onsets; sections
+    # 4. downbeats from harmony, bass notes, kick/bass and snare/chord onsets; sections
     chroma = spectrum.chroma(power)
-    bar_starts, _ = downbeat.downbeats(beat_frames, chroma, bands)
+    bar_starts, _ = downbeat.downbeats(beat_frames, chroma, loudness, bands)
     downbeats = beats[bar_starts].astype(np.float64)
     sections = segment.sections(beat_frames, log_mel, chroma, duration_s, downbeats)
     return AudioAnalysis(

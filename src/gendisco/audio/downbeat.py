@@ -1,11 +1,13 @@
 """Downbeats: how many beats to the bar, and which beat starts it.
 
-Three cues, each a number per beat, each expected to follow a pattern over the bar:
+Four cues, each a number per beat, each expected to follow a pattern over the bar:
 
 - harmony: chords change on the bar (Goto 2001; Papadopoulos and Peeters 2011), so the
   harmonic content after a downbeat differs most from the content before it. The contrast
   is measured at three time scales (one beat, half a bar, a bar), so a passing melody note
   does not count as much as a new chord held for a bar;
+- bass: the bass moves to a new note on the bar (Davies and Plumbley 2006), so the
+  spectrum below ~1 kHz changes most from the beat before a downbeat to the downbeat;
 - low: kick drum and bass notes fall on the strong beats (1 and 3 of a 4/4 bar, 1 of a
   3/4 bar: the "oom" of oom-pah-pah);
 - mid: the snare backbeat (2 and 4) and the off-beat chords of a waltz (2 and 3) fall on
@@ -23,14 +25,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from gendisco.audio.onset import BANDS
 from gendisco.audio.segment import beat_sync
 
 METERS = (3, 4)
 # What each cue does at each position of the bar (downbeat first), up to a scale.
 PATTERNS = {
-    3: {"harmony": (1.0, -0.5, -0.5), "low": (1.0, -0.5, -0.5), "mid": (-1.0, 0.5, 0.5)},
+    3: {
+        "harmony": (1.0, -0.5, -0.5),
+        "bass": (1.0, -0.5, -0.5),
+        "low": (1.0, -0.5, -0.5),
+        "mid": (-1.0, 0.5, 0.5),
+    },
     4: {
         "harmony": (1.0, -1 / 3, -1 / 3, -1 / 3),
+        "bass": (1.0, -1 / 3, -1 / 3, -1 / 3),
         "low": (1.0, -1.0, 1.0, -1.0),
         "mid": (-1.0, 1.0, -1.0, 1.0),
     },
@@ -83,6 +92,16 @@ def onset_cues(beat_frames: np.ndarray, bands: np.ndarray) -> dict[str, np.ndarr
     peak = scipy.ndimage.maximum_filter1d(bands, size=2 * ON_BEAT_FRAMES + 1, axis=1)
     at = peak[:, np.clip(beat_frames, 0, bands.shape[1] - 1)]
     return {"low": _zscore(at[0]), "mid": _zscore(at[1] + at[2])}
+
+
+def bass_change(beat_frames: np.ndarray, loudness: np.ndarray) -> np.ndarray:
+    """1 - cosine similarity of each beat's low-register spectrum (the mel bands of the
+    two lowest onset bands, below ~1 kHz, on the accent's loudness scale) with the
+    previous beat's, z-scored; 0 for the first beat."""
+    low = beat_sync(loudness[: BANDS[1][1]], beat_frames)
+    low = low / (np.linalg.norm(low, axis=0, keepdims=True) + 1e-9)
+    change = np.concatenate([[0.0], 1.0 - np.sum(low[:, 1:] * low[:, :-1], axis=0)])
+    return _zscore(change)
 
 
 def pattern_fit(cue: np.ndarray, pattern: np.ndarray) -> tuple[float, float]:
@@ -140,10 +159,10 @@ def bar_positions(emission: np.ndarray) -> np.ndarray:
 
 
 def downbeats(
-    beat_frames: np.ndarray, chroma: np.ndarray, bands: np.ndarray
+    beat_frames: np.ndarray, chroma: np.ndarray, loudness: np.ndarray, bands: np.ndarray
 ) -> tuple[np.ndarray, int]:
-    """(indices of the downbeats among the beats, beats per bar), from the chroma and the
-    band onset strengths (`onset.band_flux`) of the song.
+    """(indices of the downbeats among the beats, beats per bar), from the chroma, the mel
+    loudness (`onset.compressed`) and the band onset strengths (`onset.band_flux`).
 
     Fewer than two bars of beats: the first beat, bars of 4.
     """
@@ -152,8 +171,8 @@ def downbeats(
     sync = beat_sync(chroma, beat_frames)
     # each beat's chroma at unit length, so loud and quiet beats weigh the same in a window
     sync = sync / (np.linalg.norm(sync, axis=0, keepdims=True) + 1e-10)
-    onsets = onset_cues(beat_frames, bands)
-    fits = {m: bar_emission({"harmony": harmonic_change(sync, m), **onsets}, m) for m in METERS}
+    others = {"bass": bass_change(beat_frames, loudness), **onset_cues(beat_frames, bands)}
+    fits = {m: bar_emission({"harmony": harmonic_change(sync, m), **others}, m) for m in METERS}
     triple = fits[3][1] > max(TRIPLE_EVIDENCE_RATIO**2 * fits[4][1], TRIPLE_SIGNIFICANCE**2)
     meter = 3 if triple else 4
     positions = bar_positions(fits[meter][0])
