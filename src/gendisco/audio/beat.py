@@ -332,15 +332,21 @@ def swung_song(beats: np.ndarray, peak: np.ndarray) -> bool:
     return _a_hit(thirds, profile) and _consistent(thirds - profile[:, STRAIGHT])
 
 
-def alternating(beats: np.ndarray) -> bool:
-    """Whether the intervals between `beats` consistently alternate long and short: a
-    pulse through the beats and the swung notes between them, not an even beat."""
-    interval = np.diff(beats.astype(float))
+def even_pulse(pulses: np.ndarray, peak: np.ndarray) -> bool:
+    """Whether `pulses` are an even pulse with a hit on every one: their intervals do not
+    consistently alternate long and short (a pulse through beats and swung notes), and
+    every other pulse is not (nearly) empty (a pulse through swung notes and the silences
+    half a beat after them)."""
+    interval = np.diff(pulses.astype(float))
     pairs = interval.size // 2
     if pairs < 4:
         return False
     difference = interval[0 : 2 * pairs : 2] - interval[1 : 2 * pairs : 2]
-    return _consistent(difference * np.sign(difference.mean()))
+    if _consistent(difference * np.sign(difference.mean())):
+        return False
+    accents = peak[np.clip(pulses, 0, peak.size - 1)]
+    halves = sorted((accents[0::2].mean(), accents[1::2].mean()))
+    return bool(halves[0] >= SWING_NOTE * halves[1])
 
 
 def beat_frames(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
@@ -359,7 +365,7 @@ def beat_frames(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
         return beats
     here = beats if swung(beats, peak) else settle_level(beats, accent, period, swing=True)
     faster = track(accent, period / 2, swing=True)
-    if not alternating(faster) and level_score(faster.astype(float), 1.0, peak) > level_score(
+    if even_pulse(faster, peak) and level_score(faster.astype(float), 1.0, peak) > level_score(
         here.astype(float), 1.0, peak
     ):
         return faster
