@@ -58,7 +58,7 @@ NO_BEAT_BAR_S = 2.0  # bar length assumed without a beat (4 beats at 120 BPM)
 # cost per minute of song (benchmarks/draft_speed.py, "Draft renders" in BENCHMARKS.md), for
 # the estimate in the hint. A machine of one's own is faster: these are upper bounds.
 DRAFT_CPU_START_S = 200.0
-DRAFT_CPU_S_PER_SONG_MINUTE = 150.0
+DRAFT_CPU_S_PER_SONG_MINUTE = 153.0
 
 Status = Callable[[str], None]
 
