@@ -121,6 +121,8 @@ class ProjectFile:
     def _stat(self) -> tuple[int, int]:
         try:
             info = self.path.stat()
+        except FileNotFoundError:
+            raise UserError(f"{self.path}: project file not found") from None
         except OSError as error:
             raise UserError(f"{self.path}: cannot read ({error.strerror or error})") from None
         return (info.st_mtime_ns, info.st_size)
@@ -244,15 +246,19 @@ def _check_path(document: CommentedMap, path: list[PathPart], *, inserting: bool
             )
 
 
+def _has(node: Any, part: PathPart) -> bool:
+    """Whether `node[part]` exists: a key of a mapping, or an index of a list."""
+    if isinstance(node, dict):
+        return isinstance(part, str) and part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
 def _container_at(document: CommentedMap, path: list[PathPart]) -> Any:
     node: Any = document
     for depth, part in enumerate(path):
-        if isinstance(node, dict) and isinstance(part, str) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
+        if not _has(node, part):
             raise EditError(f"{_where(path[: depth + 1])}: not in the project file", status=404)
+        node = node[part]
     return node
 
 
@@ -281,12 +287,9 @@ def _apply(document: CommentedMap, op: EditOp) -> None:
         parent.insert(key, _node(op.value, key=str(path[-2]) if len(path) > 1 else ""))
         return
     # remove
-    if isinstance(parent, list) and isinstance(key, int) and 0 <= key < len(parent):
-        del parent[key]
-    elif isinstance(parent, dict) and isinstance(key, str) and key in parent:
-        del parent[key]
-    else:
+    if not _has(parent, key):
         raise EditError(f"{_where(path)}: not in the project file", status=404)
+    del parent[key]
 
 
 def _check_merge_keys(value: dict) -> None:
@@ -300,7 +303,9 @@ def _merge(target: CommentedMap, patch: dict, where: tuple[PathPart, ...]) -> No
         _set(target, str(key), value, (*where, key), merge=True)
 
 
-def _set(parent: Any, key: PathPart, value: Any, where: tuple[PathPart, ...], *, merge: bool) -> None:
+def _set(
+    parent: Any, key: PathPart, value: Any, where: tuple[PathPart, ...], *, merge: bool
+) -> None:
     if isinstance(parent, list):
         if not isinstance(key, int) or not 0 <= key < len(parent):
             raise EditError(f"{_where(list(where))}: not in the project file", status=404)

@@ -288,9 +288,7 @@ class PipelineCache:
 
             self._pipeline = None  # free the old model before loading the new one
             self._key = None
-            self._pipeline = load_pipeline(
-                model, device=self.device, vae=vae, scheduler=scheduler
-            )
+            self._pipeline = load_pipeline(model, device=self.device, vae=vae, scheduler=scheduler)
             self._key = key
         return self._pipeline
 

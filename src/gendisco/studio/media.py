@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 PEAKS_PER_SECOND = 100  # enough to zoom in to ~100 px per second before the drawing blurs
-PEAKS_SAMPLE_RATE = 11025  # decoding rate for peaks: plenty for a drawing, half the work
+PEAKS_SAMPLE_RATE = 11_000  # decoding rate for peaks: a whole number of samples per bucket
 THUMB_WIDTH = 160
 THUMBS_KEPT = 256
 
