@@ -115,6 +115,7 @@ class ProjectFile:
         self.path = Path(path).resolve()
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        self._indent: tuple[str, tuple[int, int]] | None = None  # (version, guessed indent)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -166,7 +167,9 @@ class ProjectFile:
                 self._snapshot = None
                 raise StaleVersion(self._read_locked().version)
             text = original.decode("utf-8-sig")
-            yaml = _round_trip(text)
+            if self._indent is None or self._indent[0] != version:
+                self._indent = (version, _guess_indent(text))  # a parse: once per outside change
+            yaml = _round_trip(*self._indent[1])
             try:
                 document = yaml.load(text)
             except YAMLError as error:
@@ -180,16 +183,24 @@ class ProjectFile:
             edited = out.getvalue()
             if edited == text:
                 return self._read_locked()
-            self._save_if_valid(edited, original)
-            return self._read_locked()
+            project = self._save_if_valid(edited, original)
+            data = edited.encode("utf-8")
+            self._indent = (version_of(data), self._indent[1])
+            if "output" not in document:  # its default depends on the file's name: read it back
+                return self._read_locked()
+            stamp = self._stat()
+            self._snapshot = Snapshot(version_of(data), stamp[0], stamp[1], project, [])
+            return self._snapshot
 
-    def _save_if_valid(self, text: str, original: bytes) -> None:
+    def _save_if_valid(self, text: str, original: bytes) -> Project:
+        """Write `text` beside the file, validate it, and move it into place if it passes;
+        returns the validated project."""
         partial = self.path.with_name(f".{self.path.name}.studio-{os.getpid()}.partial")
         try:
             partial.write_text(text, encoding="utf-8")
             try:
                 # the same loader as `gendisco validate`: paths resolve from the same folder
-                load_project(partial)
+                project = load_project(partial)
             except ProjectError as error:
                 raise InvalidEdit(error.problems) from None
             except UserError as error:
@@ -205,20 +216,26 @@ class ProjectFile:
             ) from None
         finally:
             partial.unlink(missing_ok=True)
+        project.path = self.path
+        return project
 
 
-def _round_trip(text: str) -> YAML:
-    """A round-trip YAML with the file's own indentation, so untouched lines stay as they are."""
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-wrap a long prompt onto two lines
+def _guess_indent(text: str) -> tuple[int, int]:
+    """(sequence indent, dash offset) as the file writes them: `  - start:` is (4, 2)."""
     try:
         _, indent, sequence_dash = load_yaml_guess_indent(text)
     except YAMLError:
         indent, sequence_dash = None, None
-    indent = indent or 2
     sequence_dash = sequence_dash or 0
-    yaml.indent(mapping=2, sequence=max(indent, sequence_dash + 2), offset=sequence_dash)
+    return max(indent or 2, sequence_dash + 2), sequence_dash
+
+
+def _round_trip(sequence: int, dash: int) -> YAML:
+    """A round-trip YAML with the file's own indentation, so untouched lines stay as they are."""
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap a long prompt onto two lines
+    yaml.indent(mapping=2, sequence=sequence, offset=dash)
     return yaml
 
 
