@@ -698,7 +698,9 @@ def studio(
     source: Annotated[
         Path,
         typer.Argument(
-            help="A project file (.yaml), or a song to start a project from.", show_default=False
+            metavar="PROJECT_OR_SONG",
+            help="A project file (.yaml), or a song to start a project from.",
+            show_default=False,
         ),
     ],
     port: Annotated[
