@@ -32,6 +32,7 @@ from report import write_section
 
 from gendisco import models
 from gendisco.errors import ModelError
+from gendisco.models import generate
 
 PROMPTS = ("a city skyline at dusk", "a flock of flamingos over the sea")
 TARGET_SECONDS = 1.0  # each timed run lasts about this long
@@ -154,20 +155,20 @@ def throughput(pipe, config: Config, batch: int, device: torch.device) -> Row:
 def breakdown(pipe, config: Config, batch: int, device: torch.device) -> dict[str, float]:
     """Milliseconds per frame in the UNet (with scheduler) and the VAE decoder, and per call
     in the text encoder (both prompts, and the negative with CFG)."""
-    guided = models._uses_guidance(pipe, config.guidance)
-    cond = models._encode(pipe, list(PROMPTS), "", guided)
-    noise = models._latent_noise(pipe, 1, config.size, config.size).to(device)
+    guided = generate.uses_guidance(pipe, config.guidance)
+    cond = generate.encode(pipe, list(PROMPTS), "", guided)
+    noise = generate.latent_noise(pipe, 1, config.size, config.size).to(device)
     weights = torch.linspace(0, 1, batch, device=device)
 
     def encode():
-        models._encode(pipe, list(PROMPTS), "", guided)
+        generate.encode(pipe, list(PROMPTS), "", guided)
 
     def denoise():
-        return models._denoise(
+        return generate.denoise(
             pipe,
             cond,
-            models._mix(cond.embeds, weights),
-            None if cond.pooled is None else models._mix(cond.pooled, weights),
+            generate.mix(cond.embeds, weights),
+            None if cond.pooled is None else generate.mix(cond.pooled, weights),
             noise.expand(batch, -1, -1, -1),
             [1] * batch,
             width=config.size,
@@ -179,7 +180,7 @@ def breakdown(pipe, config: Config, batch: int, device: torch.device) -> dict[st
     latents = denoise()
 
     def decode():
-        models._decode(pipe, latents)
+        generate.decode(pipe, latents)
 
     parts = {}
     for name, work, per in (("text", encode, 1), ("unet", denoise, batch), ("vae", decode, batch)):

@@ -11,7 +11,6 @@ import torch
 from gendisco.errors import ModelError, UserError
 from gendisco.models import (
     SCHEDULERS,
-    _build_random,
     describe_pipeline,
     generate_frames,
     generate_images,
@@ -19,6 +18,7 @@ from gendisco.models import (
     resolve_device,
     resolve_dtype,
 )
+from gendisco.models.architectures import build_random
 
 SIZE = dict(width=64, height=64, steps=2)
 
@@ -234,7 +234,7 @@ def test_a_saved_diffusers_folder_loads_and_gives_the_same_frames(tiny, tmp_path
 )
 def test_random_architectures_match_the_real_models(name, expected):
     # on the meta device: the architecture without allocating a single weight
-    pipe = _build_random(name, torch.device("meta"), torch.float16, "default")
+    pipe = build_random(name, torch.device("meta"), torch.float16, "default")
     counts = {part: sum(p.numel() for p in getattr(pipe, part).parameters()) for part in expected}
     assert counts == expected
     assert pipe.unet.dtype == torch.float16

@@ -1,0 +1,203 @@
+"""`load_pipeline`: any supported model, ready on its device, with gendisco's scheduler."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import AutoencoderKL, AutoencoderTiny, StableDiffusionXLPipeline
+from diffusers import schedulers as diffusers_schedulers
+
+from gendisco.errors import ModelError, UserError
+from gendisco.models.architectures import BUILTIN_MODELS, RECIPES, build_random
+from gendisco.models.devices import numpy2_quiet, resolve_device, resolve_dtype
+from gendisco.models.sources import (
+    from_pretrained,
+    from_single_file,
+    hub_model_index,
+    load_taesd,
+    looks_like_path,
+    offline_mode,
+)
+
+# short name -> (diffusers class, extra config); built with `from_config` so the model's own
+# betas, prediction type and timestep spacing carry over
+SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
+    "heun": ("HeunDiscreteScheduler", {}),
+    "lms": ("LMSDiscreteScheduler", {}),
+    "ddim": ("DDIMScheduler", {}),
+    "ddpm": ("DDPMScheduler", {}),
+    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),  # as Stable Diffusion ships it
+    "dpm++": ("DPMSolverMultistepScheduler", {}),
+    "dpm++_karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "dpm++_sde": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}),
+    "dpmsolver": ("DPMSolverMultistepScheduler", {}),
+    "dpm_single": ("DPMSolverSinglestepScheduler", {}),
+    "dpm2": ("KDPM2DiscreteScheduler", {}),
+    "dpm2_a": ("KDPM2AncestralDiscreteScheduler", {}),
+    "deis": ("DEISMultistepScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "lcm": ("LCMScheduler", {}),
+    "tcd": ("TCDScheduler", {}),
+}
+_SCHEDULER_ALIASES = {
+    "euler_ancestral": "euler_a",
+    "eulera": "euler_a",
+    "dpmpp": "dpm++",
+    "dpm_solver": "dpmsolver",
+    "dpmpp_karras": "dpm++_karras",
+    "dpmpp_sde": "dpm++_sde",
+    "unipcmultistep": "unipc",
+}
+
+
+def _scheduler_name(name: str) -> str:
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    key = _SCHEDULER_ALIASES.get(key, key)
+    if key not in SCHEDULERS:
+        close = difflib.get_close_matches(key, SCHEDULERS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UserError(f"unknown scheduler {name!r}{hint}; known: {', '.join(SCHEDULERS)}")
+    return key
+
+
+def _set_scheduler(pipe: Any, name: str) -> str:
+    key = _scheduler_name(name)
+    class_name, extra = SCHEDULERS[key]
+    cls = getattr(diffusers_schedulers, class_name)
+    try:
+        with numpy2_quiet():
+            pipe.scheduler = cls.from_config(pipe.scheduler.config, **extra)
+    except ImportError as error:  # e.g. a scheduler whose extra dependency is missing
+        raise UserError(f"scheduler {name!r} needs a missing package: {error}") from error
+    return key
+
+
+def load_pipeline(
+    model: str,
+    *,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    vae: str = "default",
+    scheduler: str | None = None,
+    compile: bool = False,
+) -> Any:
+    """Load a Stable Diffusion or SDXL pipeline, ready on `device` in `dtype`.
+
+    `model`: "tiny" / "tiny-sdxl" (small random, offline, for tests and dry runs),
+    "random:sd15" / "random:sd-turbo" / "random:sdxl" (full-size, random weights), a
+    Hugging Face repo id, a local diffusers folder or a single `.safetensors` checkpoint.
+    `vae`: "default" or "tiny" (TAESD). `scheduler`: a short name from `SCHEDULERS`.
+    `compile`: torch.compile the UNet and the VAE decoder (see `_compile`).
+    Raises ModelError (with a way to get the model) when it cannot be found or fetched.
+    """
+    if vae not in ("default", "tiny"):
+        raise UserError(f"unknown vae {vae!r}: use default or tiny")
+    if scheduler is not None:
+        _scheduler_name(scheduler)  # a typo fails before any download
+    target = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target)
+    offline = offline_mode()
+
+    # 1. Build or fetch the pipeline
+    if model in RECIPES:
+        pipe = build_random(model, target, torch_dtype, vae)
+        architecture = RECIPES[model].architecture
+        source = model
+    elif model.startswith("random:") or model.startswith("tiny"):
+        raise UserError(f"unknown built-in model {model!r}; built-in: {', '.join(BUILTIN_MODELS)}")
+    else:
+        if looks_like_path(model):
+            path = Path(model).expanduser().resolve()
+            source = str(path)
+            if not path.exists():
+                raise ModelError(f"model path {path} does not exist")
+            if path.is_file():
+                if path.suffix != ".safetensors":
+                    raise ModelError(
+                        f"{path.name} is not a .safetensors checkpoint; gendisco loads "
+                        "safetensors only (pickled weights can run code when loaded)"
+                    )
+                pipe = from_single_file(path, torch_dtype, offline)
+            else:
+                index_path = path / "model_index.json"
+                if not index_path.is_file():
+                    raise ModelError(
+                        f"folder {path} has no model_index.json, so it is not a diffusers "
+                        "pipeline folder (pass the folder that contains model_index.json)"
+                    )
+                index = json.loads(index_path.read_text(encoding="utf-8"))
+                pipe = from_pretrained(model, source, index, torch_dtype, offline)
+        else:
+            source = model
+            index = hub_model_index(model, offline)
+            pipe = from_pretrained(model, model, index, torch_dtype, offline)
+        architecture = "sdxl" if isinstance(pipe, StableDiffusionXLPipeline) else "sd"
+        if vae == "tiny":
+            pipe.vae = load_taesd(architecture, torch_dtype, offline)
+        pipe.to(target)
+
+    # 2. Decoding: the SDXL VAE overflows in fp16 (the models flag it with force_upcast),
+    # so it stays in fp32 as diffusers' own pipeline does
+    if (
+        isinstance(pipe.vae, AutoencoderKL)
+        and torch_dtype == torch.float16
+        and getattr(pipe.vae.config, "force_upcast", False)
+    ):
+        pipe.vae.to(torch.float32)
+
+    # 3. Scheduler and quiet progress (the CLI owns the progress bar)
+    scheduler_key = _set_scheduler(pipe, scheduler) if scheduler else None
+    pipe.set_progress_bar_config(disable=True)
+    pipe.gendisco_info = {
+        "model": model,
+        "source": source,
+        "architecture": architecture,
+        "device": str(target),
+        "dtype": str(torch_dtype).removeprefix("torch."),
+        "vae": vae,
+        "scheduler": scheduler_key or "default",
+        "scheduler_class": type(pipe.scheduler).__name__,
+        "compiled": compile,
+    }
+    if compile:
+        _compile(pipe)
+    return pipe
+
+
+def _compile(pipe: Any) -> None:
+    """torch.compile the UNet and the VAE decoder, the two parts that run per frame.
+
+    The first batch waits for the compiler (46 to 69 s for the published models on an H200);
+    after that sd-turbo ran 1.43x (TAESD) to 1.70x (full VAE) faster there (BENCHMARKS.md),
+    so it pays on renders of more than a few minutes of model time. `_batches` keeps the
+    batch shape fixed so that nothing recompiles.
+    """
+    pipe.unet = torch.compile(pipe.unet)
+    pipe.vae.decoder = torch.compile(pipe.vae.decoder)
+
+
+def describe_pipeline(pipe: Any) -> dict[str, Any]:
+    """What identifies the pipeline's output, for cache keys and manifests (JSON-ready)."""
+    import diffusers
+    import transformers
+
+    info = dict(getattr(pipe, "gendisco_info", {}))
+    info.setdefault("model", getattr(pipe, "name_or_path", None) or type(pipe).__name__)
+    info.setdefault("architecture", "sdxl" if isinstance(pipe, StableDiffusionXLPipeline) else "sd")
+    info["device"] = str(pipe.unet.device)
+    info["dtype"] = str(pipe.unet.dtype).removeprefix("torch.")
+    info["vae"] = "tiny" if isinstance(pipe.vae, AutoencoderTiny) else "default"
+    info["scheduler_class"] = type(pipe.scheduler).__name__
+    info.setdefault("scheduler", "default")
+    info["versions"] = {
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
+    return info

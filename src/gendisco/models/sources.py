@@ -1,0 +1,164 @@
+"""Models from elsewhere: Hugging Face hub ids, local diffusers folders, single-file
+checkpoints, the TAESD decoders; and one sentence on how to get a model that is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import AutoencoderTiny, StableDiffusionPipeline, StableDiffusionXLPipeline
+
+from gendisco.errors import ModelError
+
+TAESD = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
+
+
+def offline_mode() -> bool:
+    """True when the Hugging Face hub must not be contacted (HF_HUB_OFFLINE)."""
+    from huggingface_hub import constants
+
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
+    return env in ("1", "true", "yes", "on") or bool(constants.HF_HUB_OFFLINE)
+
+
+def fetch_error(what: str, model: str, error: BaseException, offline: bool) -> ModelError:
+    """One sentence: what was tried, why it failed, how to get the model."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    download = f"run `hf download {model}` where the network is reachable"
+    if isinstance(error, HFValidationError):
+        return ModelError(
+            f"{what} '{model}' is neither an existing file or folder nor a valid Hugging Face "
+            "repo id (owner/name)"
+        )
+    if isinstance(error, GatedRepoError):
+        return ModelError(
+            f"{what} '{model}' is gated on the Hugging Face Hub: accept its license on "
+            f"https://huggingface.co/{model}, then run `hf auth login`"
+        )
+    if isinstance(error, RepositoryNotFoundError):
+        return ModelError(
+            f"{what} '{model}' was not found on the Hugging Face Hub (check the spelling; "
+            "a private repo needs `hf auth login`)"
+        )
+    if offline:
+        return ModelError(
+            f"{what} '{model}' is not in the Hugging Face cache and HF_HUB_OFFLINE=1 forbids "
+            f"downloading it; {download}, or unset HF_HUB_OFFLINE"
+        )
+    if isinstance(error, LocalEntryNotFoundError):
+        return ModelError(
+            f"{what} '{model}' is not in the Hugging Face cache and the Hub could not be "
+            f"reached to download it; check the network, or {download} elsewhere and copy "
+            "the cache (HF_HOME)"
+        )
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ModelError(f"could not load {what} '{model}': {first_line}")
+
+
+def hub_model_index(model: str, offline: bool) -> dict[str, Any]:
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(model, "model_index.json", local_files_only=offline)
+    except Exception as error:  # every hub failure becomes one sentence
+        raise fetch_error("model", model, error, offline) from error
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def pipeline_class(model: str, index: dict[str, Any]) -> type:
+    name = index.get("_class_name", "")
+    if name in ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline"):
+        return StableDiffusionXLPipeline
+    if name in ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline"):
+        return StableDiffusionPipeline
+    raise ModelError(
+        f"model '{model}' is a {name or 'pipeline of unknown type'}; gendisco runs Stable "
+        "Diffusion 1.x/2.x, SD-Turbo, SDXL and SDXL-Turbo pipelines"
+    )
+
+
+def from_pretrained(
+    model: str, source: str, index: dict[str, Any], dtype: torch.dtype, offline: bool
+) -> Any:
+    cls = pipeline_class(model, index)
+    kwargs: dict[str, Any] = dict(torch_dtype=dtype, use_safetensors=True, local_files_only=offline)
+    if cls is StableDiffusionPipeline:
+        # frames stay latents until gendisco decodes them; a safety checker would never run
+        kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    else:
+        kwargs.update(add_watermarker=False)
+    attempts = [{"variant": "fp16"}, {}] if dtype != torch.float32 else [{}]
+    last: BaseException | None = None
+    for extra in attempts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return cls.from_pretrained(source, **kwargs, **extra)
+        except Exception as error:  # retried without the fp16 variant, then reported
+            last = error
+    assert last is not None
+    if "safetensors" in str(last).lower():
+        raise ModelError(
+            f"model '{model}' has no .safetensors weights; gendisco loads safetensors only "
+            "(pickled .bin/.ckpt weights can run code when loaded)"
+        ) from last
+    raise fetch_error("model", model, last, offline) from last
+
+
+def checkpoint_is_sdxl(path: Path) -> bool:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as checkpoint:
+            keys = list(checkpoint.keys())
+    except Exception as error:
+        raise ModelError(f"could not read checkpoint {path}: {error}") from error
+    return any(key.startswith("conditioner.embedders.1.") for key in keys)
+
+
+def from_single_file(path: Path, dtype: torch.dtype, offline: bool) -> Any:
+    cls = StableDiffusionXLPipeline if checkpoint_is_sdxl(path) else StableDiffusionPipeline
+    kwargs: dict[str, Any] = dict(torch_dtype=dtype, local_files_only=offline)
+    if cls is StableDiffusionPipeline:
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cls.from_single_file(str(path), **kwargs)
+    except Exception as error:
+        if offline:
+            raise ModelError(
+                f"checkpoint {path} needs its architecture's diffusers config, which is not in "
+                "the Hugging Face cache and HF_HUB_OFFLINE=1 forbids downloading it; load it "
+                "once with the network reachable (or convert it to a diffusers folder)"
+            ) from error
+        raise fetch_error("checkpoint", str(path), error, offline) from error
+
+
+def load_taesd(architecture: str, dtype: torch.dtype, offline: bool) -> AutoencoderTiny:
+    repo = TAESD[architecture]
+    try:
+        return AutoencoderTiny.from_pretrained(
+            repo, torch_dtype=dtype, use_safetensors=True, local_files_only=offline
+        )
+    except Exception as error:
+        raise fetch_error("tiny VAE", repo, error, offline) from error
+
+
+def looks_like_path(model: str) -> bool:
+    return (
+        model.startswith((".", "/", "~"))
+        or model.endswith((".safetensors", ".ckpt", ".pt", ".bin", ".pth"))
+        or os.sep in model.replace("/", "")
+        or Path(model).expanduser().exists()
+    )
