@@ -17,16 +17,13 @@ Playwright):
 
 Targets: page ready <= 1 s (demo), <= 2 s (10-minute song); edit round trip <= 50 ms.
 Writes the `studio-speed` section of BENCHMARKS.md and every measurement as JSON rows to
-benchmarks/results/studio_speed.json.
+benchmarks/results/studio_speed.json, with the machine, versions and load average.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -35,11 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import write_section
+from report import describe, environment, write_results, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "projects" / "demo"
-RESULTS = Path(__file__).resolve().parent / "results" / "studio_speed.json"
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -161,7 +157,6 @@ def main() -> None:
     parser.add_argument("--long-seconds", type=float, default=600.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--edits", type=int, default=30)
-    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit("needs Debian's Chromium: apt-get install -y chromium")
@@ -205,19 +200,24 @@ def main() -> None:
         browser.close()
     load_after = os.getloadavg()[0]
 
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(rows, indent=1) + "\n")
     chromium = subprocess.run(
         [CHROMIUM, "--version"], capture_output=True, text=True, check=False
     ).stdout.strip()
-    command = " ".join(["python benchmarks/studio_speed.py", *sys.argv[1:]])
+    env = environment(" ".join(["python benchmarks/studio_speed.py", *sys.argv[1:]]))
+    load = {"before": round(load_before, 2), "after": round(load_after, 2)}
+    write_results("studio_speed", rows, env, chromium=chromium, load_average=load)
+    busy = load_before > 1.5 or load_after > 1.5  # a 2-core machine doing other work too
     lines = [
         "## Studio: page ready and edit round trip",
         "",
-        f"`{command}` on {platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
-        f"{datetime.date.today()}, {chromium} headless through Playwright; load average "
-        f"{load_before:.1f} before and {load_after:.1f} after (the machine was shared with "
-        "other work: absolute times are upper bounds). Each repeat starts `gendisco studio` "
+        f"{describe(env)} {chromium}, headless through Playwright. Load average "
+        f"{load_before:.1f} before and {load_after:.1f} after"
+        + (
+            " (the machine was shared with other work: absolute times are upper bounds)"
+            if busy
+            else ""
+        )
+        + ". Each repeat starts `gendisco studio` "
         "afresh with an empty analysis cache. Page ready = navigation start to the waveform "
         "drawn (server-side peaks); first open = right after the server printed its URL, "
         "reopened = a fresh browser context on the warm server. Edit = PATCH /api/project "

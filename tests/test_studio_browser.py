@@ -218,7 +218,8 @@ def test_explore_then_drag_an_image_onto_start(page, studio, artifacts):
     page.click("#explore button[type=submit]")
     page.wait_for_function(
         "document.querySelectorAll('#images img').length === 4 && "
-        "[...document.querySelectorAll('#images img')].every(i => i.complete && i.naturalWidth > 0)",
+        "[...document.querySelectorAll('#images img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
         timeout=RENDER_TIMEOUT_MS,
     )
     page.drag_and_drop("#images figure >> nth=2", "#start-zone")
@@ -260,7 +261,8 @@ def test_the_video_plays_with_the_playhead(page, studio, artifacts):
     page.click("#render-all")
     page.wait_for_function(
         "(() => { const t = window.gendiscoStudio.state.tracks; return t && t.final.exists && "
-        "!t.final.stale && (document.querySelector('#video').src || '').includes('final.mp4'); })()",
+        "!t.final.stale && (document.querySelector('#video').src || '')"
+        ".includes('final.mp4'); })()",
         timeout=RENDER_TIMEOUT_MS,
     )
     assert (project.parent / "renders" / "demo" / "final.mp4").is_file()
