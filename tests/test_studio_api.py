@@ -27,6 +27,7 @@ pytest.importorskip("fastapi", reason="needs the studio extra: pip install 'gend
 from fastapi.testclient import TestClient  # noqa: E402
 
 from gendisco.studio.app import create_app  # noqa: E402
+from gendisco.studio.edits import InvalidEdit  # noqa: E402
 from gendisco.studio.jobs import PipelineCache  # noqa: E402
 from gendisco.studio.security import Guard  # noqa: E402
 from gendisco.studio.workspace import Workspace  # noqa: E402
@@ -305,6 +306,45 @@ def test_insert_and_remove_an_interval(client, project):
     assert len(yaml.safe_load(project.read_text())["intervals"]) == 3
 
 
+def test_consecutive_edits_write_what_edits_of_a_freshly_read_file_write(project, tmp_path):
+    from gendisco.studio.edits import EditOp, ProjectFile
+
+    twin_folder = tmp_path / "twin"
+    twin_folder.mkdir()
+    twin = small_demo(twin_folder)
+    steps = [
+        [merge(["intervals", 0, "to"], {"prompt": "a city at night", "seed": 9})],
+        [merge(["intervals", 2], {"end": 14.0})],
+        [
+            {
+                "op": "insert",
+                "path": ["intervals", 3],
+                "value": {"start": 14, "end": 16, "hold": {"prompt": "a mirror ball"}},
+            }
+        ],
+        [merge(["intervals", 1], {"start": 8.25}), merge(["intervals", 0], {"end": 8.25})],
+        [merge(["intervals", 1, "hold"], {"pulse": 2.0})],  # refused: the tree is not kept
+        [merge(["intervals", 3], {"hold": None, "transition": "style", "to": {"prompt": "ink"}})],
+        [{"op": "remove", "path": ["intervals", 2]}],
+        [merge([], {"style": "watercolor", "seed": 7})],
+    ]
+    kept = ProjectFile(project)  # one object: each edit starts from the tree it saved
+    for ops in steps:
+        ops = [EditOp(**op) for op in ops]
+        outcomes = []
+        for file in (kept, ProjectFile(twin)):  # a new object: parses the file again
+            try:
+                file.edit(ops, file.read().version)
+                outcomes.append("saved")
+            except InvalidEdit as error:
+                outcomes.append(error.problems)
+        assert outcomes[0] == outcomes[1]
+        assert project.read_text() == twin.read_text()
+    text = project.read_text()
+    assert 'style: "watercolor"' in text and "# appended to every prompt" in text
+    assert [i["start"] for i in yaml.safe_load(text)["intervals"]] == [0.0, "0:08.25", 14]
+
+
 def test_an_invalid_edit_answers_the_validator_lines_and_writes_nothing(client, project):
     with unchanged(project):
         response = edit(
@@ -491,6 +531,22 @@ def test_cancel_stops_a_render_and_keeps_finished_clips(client, project):
     assert [p.name for p in clips.glob("001-*.mp4")]  # interval 1's finished clip stays
     assert not [p for p in clips.iterdir() if p.name.startswith(".")]  # no partial files
     assert client.post("/api/jobs/999/cancel").status_code == 404
+
+
+def test_a_model_that_cannot_load_fails_the_job_in_one_line(project, tmp_path):
+    workspace = Workspace(project, model=str(tmp_path / "missing.safetensors"))
+    try:
+        app = create_app(workspace, Guard(token=TOKEN, port=PORT))
+        with TestClient(app, base_url=BASE, headers=AUTH) as client:
+            job = client.post("/api/jobs/explore", json={"prompt": "a lighthouse"}).json()
+            failed = wait_job(client, job["id"])
+            assert failed["state"] == "failed"
+            assert (
+                failed["error"] == f"model path {tmp_path / 'missing.safetensors'} does not exist"
+            )
+            assert client.get("/api/status").json()["running"] is None  # still answering
+    finally:
+        assert workspace.close(60)
 
 
 def test_another_process_holding_the_output_is_shown_and_refuses_a_render(client, project):

@@ -115,7 +115,10 @@ class ProjectFile:
         self.path = Path(path).resolve()
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
-        self._indent: tuple[str, tuple[int, int]] | None = None  # (version, guessed indent)
+        # (version, its round-trip YAML, its document): an edit right after another one
+        # (dragging an interval, typing prompts) starts from the tree the last one saved
+        # instead of parsing the file again, the slowest step for a long project
+        self._parsed: tuple[str, YAML, CommentedMap] | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -167,15 +170,8 @@ class ProjectFile:
                 self._snapshot = None
                 raise StaleVersion(self._read_locked().version)
             text = original.decode("utf-8-sig")
-            if self._indent is None or self._indent[0] != version:
-                self._indent = (version, _guess_indent(text))  # a parse: once per outside change
-            yaml = _round_trip(*self._indent[1])
-            try:
-                document = yaml.load(text)
-            except YAMLError as error:
-                raise EditError(f"the project file is not valid YAML: {error}", 422) from None
-            if not isinstance(document, CommentedMap):
-                raise EditError("the project file's top level is not a mapping", 422)
+            yaml, document = self._parse(text, version)
+            self._parsed = None  # the ops change the tree: it is only kept once saved
             for op in ops:
                 _apply(document, op)
             out = io.StringIO()
@@ -184,13 +180,25 @@ class ProjectFile:
             if edited == text:
                 return self._read_locked()
             project = self._save_if_valid(edited, original)
-            data = edited.encode("utf-8")
-            self._indent = (version_of(data), self._indent[1])
+            new_version = version_of(edited.encode("utf-8"))
+            self._parsed = (new_version, yaml, document)
             if "output" not in document:  # its default depends on the file's name: read it back
                 return self._read_locked()
             stamp = self._stat()
-            self._snapshot = Snapshot(version_of(data), stamp[0], stamp[1], project, [])
+            self._snapshot = Snapshot(new_version, stamp[0], stamp[1], project, [])
             return self._snapshot
+
+    def _parse(self, text: str, version: str) -> tuple[YAML, CommentedMap]:
+        if self._parsed is not None and self._parsed[0] == version:
+            return self._parsed[1], self._parsed[2]
+        yaml = _round_trip(*_guess_indent(text))
+        try:
+            document = yaml.load(text)
+        except YAMLError as error:
+            raise EditError(f"the project file is not valid YAML: {error}", 422) from None
+        if not isinstance(document, CommentedMap):
+            raise EditError("the project file's top level is not a mapping", 422)
+        return yaml, document
 
     def _save_if_valid(self, text: str, original: bytes) -> Project:
         """Write `text` beside the file, validate it, and move it into place if it passes;
@@ -246,12 +254,17 @@ def _where(path: list[PathPart]) -> str:
     return ".".join(str(part) for part in path) or "the project"
 
 
-def _check_path(document: CommentedMap, path: list[PathPart], *, inserting: bool = False) -> None:
-    if path and path[0] in READ_ONLY_KEYS:
+def _refuse_read_only(key: PathPart) -> None:
+    if key in READ_ONLY_KEYS:
         raise EditError(
-            f"{path[0]}: set in the project file itself, not from the studio "
+            f"{key}: set in the project file itself, not from the studio "
             "(it decides which files the studio reads and writes)"
         )
+
+
+def _check_path(document: CommentedMap, path: list[PathPart], *, inserting: bool = False) -> None:
+    if path:
+        _refuse_read_only(path[0])
     intervals = document.get("intervals")
     if len(path) >= 2 and path[0] == "intervals" and isinstance(path[1], int):
         count = len(intervals) if isinstance(intervals, list) else 0
@@ -286,11 +299,12 @@ def _apply(document: CommentedMap, op: EditOp) -> None:
         if not path:
             if not isinstance(op.value, dict):
                 raise EditError("a merge at the top level needs a mapping of keys")
-            _check_merge_keys(op.value)
+            for key in op.value:
+                _refuse_read_only(key)
             _merge(document, op.value, ())
             return
         parent = _container_at(document, path[:-1])
-        _set(parent, path[-1], op.value, tuple(path), merge=True)
+        _set(parent, path[-1], op.value, tuple(path))
         return
     if not path:
         raise EditError(f"{op.op} needs a path")
@@ -309,26 +323,19 @@ def _apply(document: CommentedMap, op: EditOp) -> None:
     del parent[key]
 
 
-def _check_merge_keys(value: dict) -> None:
-    for key in value:
-        if key in READ_ONLY_KEYS:
-            _check_path(CommentedMap(), [key])
-
-
 def _merge(target: CommentedMap, patch: dict, where: tuple[PathPart, ...]) -> None:
     for key, value in patch.items():
-        _set(target, str(key), value, (*where, key), merge=True)
+        _set(target, str(key), value, (*where, key))
 
 
-def _set(
-    parent: Any, key: PathPart, value: Any, where: tuple[PathPart, ...], *, merge: bool
-) -> None:
+def _set(parent: Any, key: PathPart, value: Any, where: tuple[PathPart, ...]) -> None:
+    """Merge-patch `value` into `parent[key]`: null deletes, mappings merge, else replace."""
     if isinstance(parent, list):
         if not isinstance(key, int) or not 0 <= key < len(parent):
             raise EditError(f"{_where(list(where))}: not in the project file", status=404)
         if value is None:
             del parent[key]
-        elif merge and isinstance(value, dict) and isinstance(parent[key], dict):
+        elif isinstance(value, dict) and isinstance(parent[key], dict):
             _merge(parent[key], value, where)
         else:
             parent[key] = _node(value, key="", old=parent[key])
@@ -339,7 +346,7 @@ def _set(
         parent.pop(key, None)
         return
     old = parent.get(key)
-    if merge and isinstance(value, dict) and isinstance(old, dict):
+    if isinstance(value, dict) and isinstance(old, dict):
         _merge(old, value, where)
         return
     parent[key] = _node(value, key=key, old=old)

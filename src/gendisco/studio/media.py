@@ -16,24 +16,48 @@ from pathlib import Path
 import numpy as np
 
 PEAKS_PER_SECOND = 100  # enough to zoom in to ~100 px per second before the drawing blurs
-PEAKS_SAMPLE_RATE = 11_000  # decoding rate for peaks: a whole number of samples per bucket
 THUMB_WIDTH = 160
 THUMBS_KEPT = 256
+
+
+def _decode_mono(song: Path) -> tuple[np.ndarray, int]:
+    """(float32 mono samples, sample rate) at the file's own rate: no resampling, which
+    would double the decoding time of a long song for a drawing that does not need it."""
+    import av
+
+    from gendisco.errors import AudioError
+
+    chunks: list[np.ndarray] = []
+    try:
+        with av.open(str(song)) as container:
+            if not container.streams.audio:
+                raise AudioError(f"{song}: no audio stream in this file")
+            stream = container.streams.audio[0]
+            rate = stream.rate
+            to_mono = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+            for frame in container.decode(stream):
+                frame.pts = None
+                chunks.extend(out.to_ndarray()[0] for out in to_mono.resample(frame))
+            chunks.extend(out.to_ndarray()[0] for out in to_mono.resample(None))
+    except (av.error.FFmpegError, OSError) as error:
+        raise AudioError(f"{song}: cannot read this file as audio ({error})") from None
+    if not chunks:
+        raise AudioError(f"{song}: the file holds no audio samples")
+    return np.concatenate(chunks).astype(np.float32, copy=False), rate
 
 
 def compute_peaks(song: Path) -> tuple[np.ndarray, float]:
     """(peaks, duration_s) of a song: int8 of shape (n, 2), the min and max of each
     1/PEAKS_PER_SECOND s bucket, scaled so the loudest sample is +-127."""
-    from gendisco.audio import decode
-
-    samples = decode(song, sr=PEAKS_SAMPLE_RATE)
-    duration_s = samples.size / PEAKS_SAMPLE_RATE
-    per_bucket = PEAKS_SAMPLE_RATE // PEAKS_PER_SECOND
-    buckets = max(1, int(np.ceil(samples.size / per_bucket)))
-    padded = np.zeros(buckets * per_bucket, dtype=np.float32)
-    padded[: samples.size] = samples
-    frames = padded.reshape(buckets, per_bucket)
-    low, high = frames.min(axis=1), frames.max(axis=1)
+    samples, rate = _decode_mono(song)
+    duration_s = samples.size / rate
+    buckets = max(1, int(np.ceil(duration_s * PEAKS_PER_SECOND)))
+    # bucket edges at exact times, whatever the rate (22050 / 100 is not a whole number)
+    edges = np.minimum(
+        (np.arange(buckets) * rate / PEAKS_PER_SECOND).astype(np.int64), samples.size - 1
+    )
+    low = np.minimum.reduceat(samples, edges)
+    high = np.maximum.reduceat(samples, edges)
     loudest = float(max(np.abs(low).max(initial=0.0), np.abs(high).max(initial=0.0)))
     scale = 127.0 / loudest if loudest > 0 else 0.0
     peaks = np.stack([low, high], axis=1) * scale

@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -102,7 +102,10 @@ class GuardMiddleware:
         self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] == "websocket":  # the studio has none: refuse them all
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -129,8 +132,6 @@ class GuardMiddleware:
 
 
 def _query_token(query_string: bytes) -> str | None:
-    from urllib.parse import parse_qs
-
     values = parse_qs(query_string.decode("latin-1")).get(TOKEN_QUERY)
     return values[0] if values else None
 
