@@ -440,7 +440,6 @@ def test_media_answers_range_requests(client, project):
 
 
 def test_brainstorm_offline_and_through_an_llm(client, monkeypatch):
-    sys.path.insert(0, str(Path(__file__).parent))
     from llm_server import LLMServer, chat, error
 
     ideas = client.post("/api/brainstorm", json={"text": "late summer pop", "seed": 3}).json()

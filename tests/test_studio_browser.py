@@ -6,7 +6,8 @@ through the workspace as a user would, in order, each leaving a screenshot in th
 folder (printed at the end; GENDISCO_STUDIO_SCREENSHOTS=folder keeps them there):
 waveform and beats, a new interval dragged over the gap, prompts typed and saved, images
 explored and one dragged onto an interval's start, a render streamed into the tracks, the
-video playing under the waveform's playhead, and an invalid edit refused.
+video playing under the waveform's playhead, an invalid edit refused, and a change made to
+the file by another program picked up.
 """
 
 from __future__ import annotations
@@ -294,6 +295,16 @@ def test_an_invalid_edit_shows_its_message_and_leaves_the_file(page, studio, art
     assert "intervals.1.hold.pulse: must be at most 1" in page.text_content("#status")
     page.screenshot(path=str(artifacts / "7-invalid-edit.png"))
     assert project.read_bytes() == before and project.stat().st_mtime_ns == mtime
+
+
+def test_a_change_made_by_another_program_is_picked_up(page, studio, artifacts):
+    _, project, _ = studio
+    text = project.read_text()
+    assert '"a mirror disco ball, close-up"' in text
+    project.write_text(text.replace('"a mirror disco ball, close-up"', '"a glitter cat"'))
+    _saved(page, "the project file changed on disk: reloaded")
+    assert page.input_value('[data-field="hold.prompt"]') == "a glitter cat"
+    page.screenshot(path=str(artifacts / "8-changed-on-disk.png"))
 
 
 def test_ctrl_c_stops_the_server_with_130(page, studio):
