@@ -425,6 +425,19 @@ def test_peaks_analysis_and_curves(client):
     assert missing.status_code == 404 and "intervals.7" in missing.json()["error"]
 
 
+def test_an_unexpected_failure_is_one_line_and_the_server_goes_on(workspace, monkeypatch):
+    def broken():
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(workspace, "analysis", broken)
+    app = create_app(workspace, Guard(token=TOKEN, port=PORT))
+    with TestClient(app, base_url=BASE, headers=AUTH, raise_server_exceptions=False) as client:
+        response = client.get("/api/analysis")
+        assert response.status_code == 500
+        assert response.json()["errors"] == ["unexpected RuntimeError: the disk went away"]
+        assert client.get("/api/project").status_code == 200
+
+
 def test_media_answers_range_requests(client, project):
     song = (project.parent / "song.ogg").read_bytes()
     whole = client.get("/media/song")

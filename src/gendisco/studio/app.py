@@ -146,6 +146,11 @@ def create_app(workspace: Workspace, guard: Guard) -> FastAPI:
             )
         return response
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # one line for the page, as the CLI gives; the server keeps serving
+        return _error(500, [f"unexpected {type(error).__name__}: {error}"])
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
         lines = [

@@ -32,6 +32,7 @@ export class Jobs {
     this.cancelButton = cancel;
     this.jobs = new Map();
     this.events = 0; // progress events seen (the tests read it)
+    this.onCancel = onCancel;
     cancel.addEventListener("click", () => {
       const running = [...this.jobs.values()].find((job) => job.state === "running");
       if (running) onCancel(running.id);
@@ -62,6 +63,13 @@ export class Jobs {
       item.dataset.state = job.state;
       item.className = job.state === "failed" ? "error" : job.state === "done" ? "muted" : "";
       item.textContent = `${job.title}: ${describe(job)}`;
+      if (job.state === "queued") {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "cancel";
+        button.addEventListener("click", () => this.onCancel(job.id));
+        item.append(" ", button);
+      }
       this.list.append(item);
     }
   }

@@ -277,6 +277,8 @@ async function start() {
     songUrl: api.mediaUrl("/media/song", songVersion),
   });
   waveform.setIntervals(intervals(), state.selected);
+  const snap = state.snapshot.project && state.snapshot.project.snap;
+  if (snap === "bar") $("#snap").value = "bar"; // the project's own choice, else beats
   document.body.dataset.ready = "waveform";
   window.gendiscoStudio.readyMs = performance.now();
 
