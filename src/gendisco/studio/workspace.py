@@ -22,6 +22,9 @@ from gendisco.studio.media import Peaks, Thumbnails
 from gendisco.studio.tasks import ExploreStore, explore_job, render_job
 
 WATCH_EVERY_S = 0.5  # how often the project file and the output lock are looked at
+# A song longer than this is analysed in a process of its own: its seconds of mostly Python
+# work would otherwise hold the interpreter while the page loads its waveform.
+ANALYSE_APART_S = 60.0
 MAX_EXPLORE_SEEDS = 32
 
 
@@ -102,12 +105,10 @@ class Workspace:
 
     def analysis(self) -> Any:
         """The song's analysis (cached by the library per file content; here per path)."""
-        from gendisco.audio import analyze
-
         song = self.project.song
         with self._analysis_lock:
             if self._analysis is None or self._analysis[0] != song:
-                self._analysis = (song, analyze(song))
+                self._analysis = (song, _analyze(song))
             return self._analysis[1]
 
     def peaks(self) -> tuple[bytes, float]:
@@ -185,3 +186,21 @@ class Workspace:
     def _job_finished(self, job: Job) -> None:
         if job.kind == "render":
             self.hub.publish("tracks", {"job": job.id})
+
+
+def _analyze(song: Path) -> Any:
+    """`gendisco.audio.analyze(song)`, in another process for a long song."""
+    from gendisco.audio import analyze, probe_duration
+
+    try:
+        long_song = probe_duration(song) > ANALYSE_APART_S
+    except UserError:
+        long_song = False  # analyze says what is wrong with the file
+    if not long_song:
+        return analyze(song)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: a fresh interpreter, never a fork of this one's threads
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(analyze, song).result()
