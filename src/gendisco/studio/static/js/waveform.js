@@ -8,6 +8,8 @@ import TimelinePlugin from "../vendor/wavesurfer/plugins/timeline.esm.js";
 
 const WAVE_HEIGHT = 128;
 const MIN_NEW_INTERVAL_S = 0.25;
+const MIN_TICK_PX = 4; // beat ticks closer than this would paint the waveform over
+const MIN_LABEL_PX = 110;
 const COLORS = {
   transition: "rgba(255, 95, 162, 0.16)",
   hold: "rgba(55, 208, 198, 0.16)",
@@ -205,9 +207,14 @@ export class Waveform {
       const x = this.x(t);
       return x >= -1 && x <= width + 1 ? x : null;
     };
+    // ticks only where they stay apart: beats, else bars only, else none (zoom in to see)
+    const pps = this.pixelsPerSecond();
+    const spacing = (times) => (times.length > 1 ? ((times[times.length - 1] - times[0]) / (times.length - 1)) * pps : Infinity);
+    const showBeats = spacing(a.beats) >= MIN_TICK_PX;
+    const showBars = spacing(a.downbeats) >= MIN_TICK_PX;
     const bar = new Set(a.downbeats.map((t) => t.toFixed(3)));
     context.lineWidth = 1;
-    for (const t of a.beats) {
+    for (const t of showBeats ? a.beats : showBars ? a.downbeats : []) {
       const x = visible(t);
       if (x === null) continue;
       const down = bar.has(t.toFixed(3));
@@ -221,10 +228,13 @@ export class Waveform {
     context.fillStyle = "#ffb347";
     context.strokeStyle = "#ffb347";
     context.font = "10px system-ui, sans-serif";
+    let lastLabel = -Infinity;
     a.sections.forEach((t, i) => {
       const x = visible(t);
       if (x === null) return;
       context.fillRect(Math.round(x), 0, 2, WAVE_HEIGHT);
+      if (x - lastLabel < MIN_LABEL_PX) return; // a label only where it fits
+      lastLabel = x;
       context.fillText(`section ${i + 1} ${formatClock(t)}`, x + 4, 42);
     });
     // the local tempo: a thin line in the top band, with its BPM at each section start
@@ -246,9 +256,11 @@ export class Waveform {
       });
       context.stroke();
       context.fillStyle = "rgba(55, 208, 198, 0.95)";
+      let lastBpm = -Infinity;
       for (const t of a.sections) {
         const x = visible(t);
-        if (x === null) continue;
+        if (x === null || x - lastBpm < MIN_LABEL_PX) continue;
+        lastBpm = x;
         let k = curve.times.findIndex((u) => u >= t);
         if (k < 0) k = curve.times.length - 1;
         const bpm = curve.bpm[Math.min(curve.bpm.length - 1, k + 2)];
