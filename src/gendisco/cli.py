@@ -184,10 +184,15 @@ def analyze(
     source: Annotated[Path, typer.Argument(help="A song, or a project file.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     plot: Annotated[
-        Path | None, typer.Option(help="Draw waveform, beats, sections and warp curves to a PNG.")
+        str | None,
+        typer.Option(
+            help="Draw waveform, beats, sections, local tempo and warp curves to this PNG "
+            "(a folder gets analysis.png inside it).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
-    """Show a song's tempo, beats, downbeats and sections.
+    """Show a song's tempo, tempo changes, beats, downbeats and sections.
 
     SOURCE is a song (mp3, m4a, ogg, opus, flac, wav) or a project file, whose song is
     analysed; with a project, --plot also draws its intervals and their warp curves.
@@ -205,11 +210,19 @@ def analyze(
         song = project.song
     else:
         song = source
+    if not audio.is_cached(song):
+        audio.probe_duration(song)  # an unreadable file fails here, before any status line
+        stderr.print(f"analysing {song}", markup=False)
     result = audio.analyze(song)
+    segments = [
+        {"start": round(s.start_s, 3), "end": round(s.end_s, 3), "bpm": round(s.bpm, 2)}
+        for s in result.tempo_segments
+    ]
     if json_out:
         summary = {
             "duration": round(result.duration_s, 3),
             "tempo": round(result.tempo_bpm, 2),
+            "tempo_segments": segments,
             "beats": [round(float(t), 3) for t in result.beat_times_s],
             "downbeats": [round(float(t), 3) for t in result.downbeat_times_s],
             "sections": [round(float(t), 3) for t in result.section_times_s],
@@ -221,13 +234,18 @@ def analyze(
         def clock(seconds: float) -> str:
             return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
-        table = Table(title=str(song), show_header=False)
+        console = Console(highlight=False, soft_wrap=True)
+        console.print(str(song), markup=False)  # on its own line: a long path never wraps
+        table = Table(show_header=False)
         table.add_row("duration", clock(result.duration_s))
         table.add_row("tempo", f"{result.tempo_bpm:.1f} BPM" if result.tempo_bpm else "none")
+        if len(segments) > 1:
+            changes = "  ".join(f"{clock(s['start'])} {s['bpm']:.1f}" for s in segments)
+            table.add_row("tempo changes", f"{changes} BPM")
         table.add_row("beats", str(result.beat_times_s.size))
         table.add_row("downbeats", str(result.downbeat_times_s.size))
         table.add_row("sections", "  ".join(clock(t) for t in result.section_times_s))
-        Console(highlight=False).print(table)
+        console.print(table)
     if plot is not None:
         curves = []
         if project is not None:
@@ -247,8 +265,8 @@ def analyze(
                     label = f"{item.index}: {item.transition} ({item.warp})"
                 first, stop = schedule.frame_span(item.start_s, item.end_s, project.fps)
                 curves.append((label, schedule.frame_times(first, stop, project.fps), mix))
-        audio.plot_analysis(song, result, plot, intervals=curves)
-        stderr.print(f"wrote {plot}", markup=False)
+        written = audio.plot_analysis(song, result, plot, intervals=curves)
+        stderr.print(f"wrote {written}", markup=False)
 
 
 @app.command(epilog="Example: gendisco render projects/demo/demo.yaml --interval 2")
