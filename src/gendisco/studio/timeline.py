@@ -27,7 +27,7 @@ def _times(values: np.ndarray) -> list[float]:
 
 
 def analysis_summary(analysis: AudioAnalysis) -> dict[str, Any]:
-    """Tempo, beats, downbeats, sections and the local tempo curve, in seconds."""
+    """Tempo, beats, downbeats, sections, tempo segments and the local tempo curve."""
     times = analysis.envelope_times_s
     step = max(1, int(len(times) / max(1.0, analysis.duration_s * TEMPO_POINTS_PER_S)))
     return {
@@ -36,6 +36,11 @@ def analysis_summary(analysis: AudioAnalysis) -> dict[str, Any]:
         "beats": _times(analysis.beat_times_s),
         "downbeats": _times(analysis.downbeat_times_s),
         "sections": _times(analysis.section_times_s),
+        # stretches of steady tempo, as `gendisco analyze` reports them
+        "tempo_segments": [
+            {"start": round(float(a), 3), "end": round(float(b), 3), "bpm": round(float(c), 1)}
+            for a, b, c in (getattr(analysis, "tempo_segments", None) or ())
+        ],
         "tempo_curve": {
             "times": _times(times[::step]),
             "bpm": [round(float(b), 1) for b in analysis.tempo_curve_bpm[::step]],

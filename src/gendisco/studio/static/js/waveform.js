@@ -237,7 +237,7 @@ export class Waveform {
       lastLabel = x;
       context.fillText(`section ${i + 1} ${formatClock(t)}`, x + 4, 42);
     });
-    // the local tempo: a thin line in the top band, with its BPM at each section start
+    // the local tempo: a thin line in the top band, and the BPM of each steady stretch
     const curve = a.tempo_curve;
     if (curve.times.length > 1) {
       const low = Math.min(...curve.bpm.filter((b) => b > 0), 1e9);
@@ -256,15 +256,19 @@ export class Waveform {
       });
       context.stroke();
       context.fillStyle = "rgba(55, 208, 198, 0.95)";
+      // each stretch of steady tempo labelled at its start (else each section)
+      const starts = a.tempo_segments && a.tempo_segments.length
+        ? a.tempo_segments.map((segment) => [segment.start, segment.bpm])
+        : a.sections.map((t) => {
+          const k = Math.max(0, curve.times.findIndex((u) => u >= t));
+          return [t, curve.bpm[Math.min(curve.bpm.length - 1, k + 2)]];
+        });
       let lastBpm = -Infinity;
-      for (const t of a.sections) {
+      for (const [t, bpm] of starts) {
         const x = visible(t);
-        if (x === null || x - lastBpm < MIN_LABEL_PX) continue;
+        if (x === null || x - lastBpm < MIN_LABEL_PX || !(bpm > 0)) continue;
         lastBpm = x;
-        let k = curve.times.findIndex((u) => u >= t);
-        if (k < 0) k = curve.times.length - 1;
-        const bpm = curve.bpm[Math.min(curve.bpm.length - 1, k + 2)];
-        if (bpm > 0) context.fillText(`${bpm.toFixed(0)} BPM`, x + 4, 54);
+        context.fillText(`${bpm.toFixed(0)} BPM`, x + 4, 54);
       }
     }
   }
