@@ -438,6 +438,43 @@ def test_an_unexpected_failure_is_one_line_and_the_server_goes_on(workspace, mon
         assert client.get("/api/project").status_code == 200
 
 
+def test_a_long_song_is_analysed_apart_and_closing_stops_it(make_wav, tmp_path, monkeypatch):
+    from gendisco.studio import workspace as workspace_module
+
+    monkeypatch.setenv("GENDISCO_CACHE_DIR", str(tmp_path / "cache"))
+    make_wav("long.wav", seconds=8.0)
+    project = tmp_path / "long.yaml"
+    project.write_text(
+        "song: long.wav\nmodel: tiny\nintervals:\n"
+        "  - {start: 0, end: 8, hold: {prompt: a lighthouse}}\n"
+    )
+    monkeypatch.setattr(workspace_module, "ANALYSE_APART_S", 5.0)  # 8 s counts as long here
+    ws = Workspace(project)
+    try:
+        analysis = ws.analysis()  # in the other process, and back
+        assert abs(analysis.duration_s - 8.0) < 0.05
+    finally:
+        assert ws.close(10)
+    make_wav("long.wav", seconds=8.5)  # another song: not in the analysis cache
+    again = Workspace(project)
+    outcome: list[BaseException | None] = []
+
+    def analyse() -> None:
+        try:
+            again.analysis()
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=analyse)
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert again.close(10)
+    thread.join(10)
+    assert time.monotonic() - started < 5 and outcome
+
+
 def test_media_answers_range_requests(client, project):
     song = (project.parent / "song.ogg").read_bytes()
     whole = client.get("/media/song")

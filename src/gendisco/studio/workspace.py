@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from gendisco.errors import UserError
+from gendisco.errors import GendiscoError, UserError
 from gendisco.project import Project
 from gendisco.studio.edits import EditOp, ProjectFile, Snapshot
 from gendisco.studio.jobs import EventHub, Job, JobQueue, PipelineCache
@@ -49,6 +52,7 @@ class Workspace:
         self._stop = threading.Event()
         self._lock_holder: str | None = None
         self._watcher: threading.Thread | None = None
+        self._analysis_process: Any = None  # a long song's analysis, running
 
     # -- background work ---------------------------------------------------------------
 
@@ -79,6 +83,9 @@ class Workspace:
         """Stop the watchers and the event streams, cancel jobs; True when all stopped."""
         self._stop.set()
         self.hub.close()
+        process = self._analysis_process
+        if process is not None:
+            process.terminate()
         return self.jobs.close(timeout_s)
 
     # -- the project -------------------------------------------------------------------
@@ -108,8 +115,42 @@ class Workspace:
         song = self.project.song
         with self._analysis_lock:
             if self._analysis is None or self._analysis[0] != song:
-                self._analysis = (song, _analyze(song))
+                self._analysis = (song, self._analyze(song))
             return self._analysis[1]
+
+    def _analyze(self, song: Path) -> Any:
+        """`gendisco.audio.analyze(song)`; for a long song in a process of its own, in a
+        session of its own (a Ctrl-C in the terminal reaches only the server), which
+        `close` stops, so a server stopped right after opening a long song exits at once."""
+        from gendisco.audio import analyze, probe_duration
+
+        try:
+            long_song = probe_duration(song) > ANALYSE_APART_S
+        except UserError:
+            long_song = False  # analyze says what is wrong with the file
+        if not long_song:
+            return analyze(song)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gendisco.studio.analysis_child", str(song)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        self._analysis_process = process
+        try:
+            out, err = process.communicate()
+        finally:
+            self._analysis_process = None
+        if self._stop.is_set():
+            raise GendiscoError("the studio is stopping")
+        if process.returncode != 0 or not out:
+            last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no answer"]
+            raise GendiscoError(f"the analysis of {song.name} failed: {last[0]}")
+        ok, value = pickle.loads(out)  # from our own child process
+        if not ok:
+            raise value
+        return value
 
     def peaks(self) -> tuple[bytes, float]:
         return self._peaks.get()
@@ -186,21 +227,3 @@ class Workspace:
     def _job_finished(self, job: Job) -> None:
         if job.kind == "render":
             self.hub.publish("tracks", {"job": job.id})
-
-
-def _analyze(song: Path) -> Any:
-    """`gendisco.audio.analyze(song)`, in another process for a long song."""
-    from gendisco.audio import analyze, probe_duration
-
-    try:
-        long_song = probe_duration(song) > ANALYSE_APART_S
-    except UserError:
-        long_song = False  # analyze says what is wrong with the file
-    if not long_song:
-        return analyze(song)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # spawn: a fresh interpreter, never a fork of this one's threads
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(analyze, song).result()
