@@ -7,14 +7,17 @@ TORCH ?= torch==2.13.0
 MODEL ?= tiny
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint demo bench bench-gpu clean
+WAVESURFER_VERSION ?= 8.0.1
+WAVESURFER_DIR := src/gendisco/studio/static/vendor/wavesurfer
+
+.PHONY: install test lint demo bench bench-gpu clean vendor-wavesurfer
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --disable-pip-version-check -q "$(TORCH)"
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,ray]"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,ray,studio]"
 	touch $@
 
 lint: install
@@ -33,12 +36,27 @@ bench: install
 	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/ray_speed.py
 	$(PY) benchmarks/beat_accuracy.py
+	$(PY) benchmarks/studio_speed.py
 
 bench-gpu: install
 	$(PY) benchmarks/model_speed.py --device cuda --compile
 	$(PY) benchmarks/cuda_settings.py --compile
 	$(PY) benchmarks/render_speed.py --device cuda --model random:sd-turbo --vae tiny \
 		--size 512 --steps 1 --fps 24 --seconds 15 --batch 16
+
+# The studio's waveform library, from the npm registry (BSD-3-Clause): its ES module builds
+# and licence, copied into the package. `make vendor-wavesurfer WAVESURFER_VERSION=x.y.z`.
+vendor-wavesurfer:
+	rm -rf .vendor && mkdir -p .vendor
+	cd .vendor && npm pack --silent wavesurfer.js@$(WAVESURFER_VERSION) >/dev/null
+	tar xzf .vendor/wavesurfer.js-$(WAVESURFER_VERSION).tgz -C .vendor
+	rm -rf $(WAVESURFER_DIR) && mkdir -p $(WAVESURFER_DIR)/plugins
+	cp .vendor/package/dist/wavesurfer.esm.js .vendor/package/LICENSE $(WAVESURFER_DIR)/
+	cp .vendor/package/dist/plugins/regions.esm.js .vendor/package/dist/plugins/timeline.esm.js \
+		$(WAVESURFER_DIR)/plugins/
+	echo "wavesurfer.js $(WAVESURFER_VERSION) from the npm registry (dist/*.esm.js); refresh:" \
+		"make vendor-wavesurfer WAVESURFER_VERSION=x.y.z" > $(WAVESURFER_DIR)/VERSION
+	rm -rf .vendor
 
 clean:
 	rm -rf $(VENV) projects/demo/renders
