@@ -163,6 +163,32 @@ def click_track(
     return Song(y.astype(np.float32), sr, beats, beats[::meter], np.array([0.0]))
 
 
+def pulse_song(
+    pulse_bpm: float,
+    duration_s: float,
+    pattern: list[str],
+    *,
+    sr: int = SR,
+    seed: int = 0,
+) -> Song:
+    """An even pulse whose hits cycle through `pattern`, e.g. ["kick", "hat"] or
+    ["kick", "snare"]; a hit may layer drums ("kick+hat"). Nothing else sounds, so only the
+    accent pattern says which level of the pulse is the beat. `beats_s` holds every pulse;
+    `downbeats_s` every first hit of the pattern.
+    """
+    rng = np.random.default_rng(seed)
+    kit = {"kick": _kick(sr, rng), "snare": _snare(sr, rng), "hat": _hat(sr, rng)}
+    gains = {"kick": 1.0, "snare": 0.8, "hat": 3.0}  # a hat as loud as a hit can be
+    y = np.zeros(int(duration_s * sr))
+    pulses = np.arange(0.25, duration_s, 60.0 / pulse_bpm)
+    for i, t in enumerate(pulses):
+        for name in pattern[i % len(pattern)].split("+"):
+            _add(y, kit[name], t, sr, gains[name])
+    y = _room(y, sr, rng)
+    y *= 0.8 / (np.abs(y).max() + 1e-9)
+    return Song(y.astype(np.float32), sr, pulses, pulses[:: len(pattern)], np.array([0.0]))
+
+
 def drum_song(
     bpm: float | tuple[float, float],
     duration_s: float,

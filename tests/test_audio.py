@@ -10,7 +10,7 @@ import pytest
 
 from gendisco import audio, schedule
 from gendisco.errors import AudioError
-from synth import click_track, drum_song, style_song, write_audio
+from synth import click_track, drum_song, pulse_song, style_song, write_audio
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +66,86 @@ def test_tempo_change_is_followed_without_drift() -> None:
     late = song.beats_s[song.beats_s > 18]
     found = result.beat_times_s[result.beat_times_s > 18]
     assert mir_eval.beat.f_measure(late, found) >= 0.9
+
+
+def test_tempo_change_100_to_140_keeps_the_beats_on_the_hits_on_both_sides() -> None:
+    song = drum_song((100, 140), 24, change_at_s=12, seed=16)
+    result = audio.analyze_samples(song.y, song.sr)
+    truth = song.beats_s
+    # the first beat of the faster tempo: where the beat period first shortens
+    change_s = float(truth[np.flatnonzero(np.diff(truth) < 0.5)[0]])
+    assert abs(result.beat_times_s.size - truth.size) <= 2  # 48 beats, not 33
+    for part in (truth < change_s - 1.0, truth > change_s + 1.0):
+        found = result.beat_times_s[
+            (result.beat_times_s > truth[part][0] - 0.1)
+            & (result.beat_times_s < truth[part][-1] + 0.1)
+        ]
+        assert mir_eval.beat.f_measure(truth[part], found) >= 0.9
+    slow, fast = result.tempo_segments
+    assert (slow.bpm, fast.bpm) == (pytest.approx(100, rel=0.04), pytest.approx(140, rel=0.04))
+    assert slow.start_s == 0.0 and fast.end_s == pytest.approx(result.duration_s)
+    assert slow.end_s == fast.start_s
+    assert fast.start_s in result.beat_times_s  # segments split on a beat
+    assert abs(fast.start_s - change_s) <= 60 / 100  # within a beat of the change
+
+
+def test_steady_song_is_one_tempo_segment() -> None:
+    song = drum_song(118, 20, drift=0.03, seed=8)  # +-3 % rubato is not a tempo change
+    result = audio.analyze_samples(song.y, song.sr)
+    (segment,) = result.tempo_segments
+    assert (segment.start_s, segment.end_s) == (0.0, pytest.approx(result.duration_s))
+    assert segment.bpm == pytest.approx(118, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    "pattern, level",
+    [
+        (["kick"], 1),  # every pulse the same hit: the pulse is the beat
+        (["kick", "snare"], 1),  # a backbeat on every other pulse: still the pulse
+        (["kick", "hat"], 2),  # kicks with hats between: the kicks are the beat
+        (["kick", "hat", "snare", "hat"], 2),  # a rock bar in eighths: kick and snare
+        (["kick", "hat", "hat"], 3),  # a hit and two fills: a slow beat in threes
+    ],
+)
+def test_metrical_level_follows_the_accents_of_a_fast_pulse(pattern: list[str], level: int):
+    # 180 pulses a minute: fast enough that listeners tap a slower level when the accents
+    # say so, and slow enough to tap when every pulse is a strong hit
+    song = pulse_song(180, 16, pattern, seed=3)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert result.tempo_bpm == pytest.approx(180 / level, rel=0.03)
+    assert f_measure(song.beats_s[::level], result.beat_times_s) >= 0.95
+
+
+def test_slow_hits_with_nothing_between_stay_slow() -> None:
+    # a 70 BPM metronome: doubling it would put every other beat on silence
+    song = click_track(70, 20)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert result.tempo_bpm == pytest.approx(70, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: drum_song(84, 24, style="waltz", seed=15),
+        lambda: style_song("slow waltz", 24, bpm=88, seed=41),
+        lambda: style_song("viennese waltz", 20, bpm=174, seed=31),
+    ],
+    ids=["band waltz 84", "slow waltz 88", "viennese waltz 174"],
+)
+def test_three_four_songs_get_three_beat_bars(make) -> None:
+    song = make()
+    result = audio.analyze_samples(song.y, song.sr)
+    between = np.diff(np.searchsorted(result.beat_times_s, result.downbeat_times_s))
+    assert np.median(between) == 3
+    assert mir_eval.beat.f_measure(song.downbeats_s, result.downbeat_times_s) >= 0.8
+
+
+def test_four_four_songs_get_four_beat_bars() -> None:
+    song = style_song("pop rock", 20, bpm=128, seed=42)
+    result = audio.analyze_samples(song.y, song.sr)
+    between = np.diff(np.searchsorted(result.beat_times_s, result.downbeat_times_s))
+    assert np.median(between) == 4
+    assert mir_eval.beat.f_measure(song.downbeats_s, result.downbeat_times_s) >= 0.8
 
 
 @pytest.mark.parametrize("bpm, seed", [(172, 13), (70, 14)])
@@ -214,10 +294,11 @@ def test_analysis_is_cached_by_content(tmp_path: Path, monkeypatch: pytest.Monke
     def fail(*args, **kwargs):
         raise AssertionError("analysed again")
 
-    monkeypatch.setattr(audio, "analyze_samples", fail)
+    monkeypatch.setattr(audio.analysis, "analyze_samples", fail)
     again = audio.analyze(path.rename(tmp_path / "renamed.wav"))  # same content, new name
     assert again.tempo_bpm == first.tempo_bpm
     assert np.array_equal(again.beat_times_s, first.beat_times_s)
+    assert again.tempo_segments == first.tempo_segments and len(first.tempo_segments) == 1
     # a changed file is analysed afresh
     write_audio(tmp_path / "b.wav", song.y * 0.5 + 0.01, song.sr)
     with pytest.raises(AssertionError, match="analysed again"):

@@ -38,7 +38,10 @@ def test_json_on_stdout(song_file: Path, tmp_path: Path) -> None:
     done = run_cli("analyze", str(song_file), "--json", cache=tmp_path / "cache")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert set(data) == {"duration", "tempo", "beats", "downbeats", "sections"}
+    assert set(data) == {"duration", "tempo", "tempo_segments", "beats", "downbeats", "sections"}
+    (segment,) = data["tempo_segments"]
+    assert segment["start"] == 0.0 and segment["end"] == data["duration"]
+    assert segment["bpm"] == pytest.approx(120, rel=0.03)
     assert data["duration"] == pytest.approx(16.0, abs=0.1)
     assert data["tempo"] == pytest.approx(120, rel=0.03)
     assert len(data["beats"]) >= 28
@@ -69,15 +72,74 @@ def test_project_plot_draws_intervals(song_file: Path, tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
 
-    with Image.open(out) as image:
-        assert image.height > 700  # three panels: waveform, onsets, warp curves
     song_only = tmp_path / "song.png"
-    assert (
-        CliRunner().invoke(app, ["analyze", str(song_file), "--plot", str(song_only)]).exit_code
-        == 0
+    done = CliRunner().invoke(app, ["analyze", str(song_file), "--plot", str(song_only)])
+    assert done.exit_code == 0, done.output
+    with Image.open(out) as with_intervals, Image.open(song_only) as alone:
+        # the warp curves are one panel more, below waveform, onsets and local tempo
+        assert with_intervals.height > alone.height + 150
+        assert with_intervals.width == alone.width
+
+
+@pytest.mark.parametrize("form", ["existing folder", "trailing slash"])
+def test_plot_into_a_folder_writes_analysis_png_there(song_file: Path, tmp_path: Path, form):
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    target = str(folder) if form == "existing folder" else f"{folder}/"
+    done = run_cli("analyze", str(song_file), "--plot", target, cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    written = folder / "analysis.png"
+    assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {written}" in done.stderr.splitlines()
+    assert not (tmp_path / "plots.png").exists()
+
+
+def test_plot_path_without_png_suffix_is_written_as_named(song_file: Path, tmp_path: Path):
+    target = tmp_path / "picture"
+    done = run_cli("analyze", str(song_file), "--plot", str(target), cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {target}" in done.stderr.splitlines()
+
+
+def test_says_analysing_only_when_it_analyses(song_file: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = run_cli("analyze", str(song_file), "--json", cache=cache)
+    second = run_cli("analyze", str(song_file), "--json", cache=cache)
+    assert first.returncode == second.returncode == 0
+    assert first.stderr.strip() == f"analysing {song_file}"
+    assert second.stderr.strip() == ""  # read from the cache: nothing to wait for
+    assert first.stdout == second.stdout
+
+
+def test_long_path_is_printed_whole_on_one_line(song_file: Path, tmp_path: Path) -> None:
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "song with spaces.m4a"
+    deep.parent.mkdir()
+    deep.write_bytes(song_file.read_bytes())
+    env = {**os.environ, "GENDISCO_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "60"}
+    done = subprocess.run(
+        [sys.executable, "-m", "gendisco", "analyze", str(deep)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
-    with Image.open(song_only) as image:
-        assert image.height < 700
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == str(deep)
+    assert all(len(line) <= 60 for line in lines[1:])  # the table fits the terminal
+
+
+def test_tempo_change_is_reported_as_two_segments(tmp_path: Path) -> None:
+    song = drum_song((100, 140), 24, change_at_s=12, seed=16)
+    path = write_audio(tmp_path / "change.wav", song.y, song.sr)
+    done = run_cli("analyze", str(path), "--json", cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    slow, fast = json.loads(done.stdout)["tempo_segments"]
+    assert slow["bpm"] == pytest.approx(100, rel=0.04)
+    assert fast["bpm"] == pytest.approx(140, rel=0.04)
+    assert slow["end"] == fast["start"] and 11.0 <= fast["start"] <= 13.2
+    table = run_cli("analyze", str(path), cache=tmp_path / "cache")
+    assert "tempo changes" in table.stdout
 
 
 def test_corrupt_file_exits_2_with_one_line(tmp_path: Path) -> None:

@@ -133,4 +133,4 @@ def test_make_demo_installs_only_what_the_demo_needs(tmp_path):
     assert installs and not any("[dev" in line or "ray" in line for line in installs), demo
     assert "gendisco render projects/demo/demo.yaml" in demo
     test = make_dry_run("test", tmp_path / "venv")
-    assert '-e ".[dev,ray]"' in test and "pytest" in test
+    assert '-e ".[dev,ray' in test and "pytest" in test

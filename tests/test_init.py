@@ -74,6 +74,23 @@ def test_one_boundary_falls_on_the_tempo_and_section_change(scaffold):
     assert np.min(np.abs(cuts - CHANGE_S)) <= TRUE_BEAT_TOLERANCE_S, cuts
 
 
+def test_a_tempo_change_inside_a_section_starts_an_interval_on_a_beat(tmp_path):
+    # 100 -> 140 BPM at 12 s with the arrangement unchanged: only the tempo marks the spot
+    track = drum_song((100, 140), 24, change_at_s=12, section_bars=16, seed=16)
+    path = write_audio(tmp_path / "change.wav", track.y, track.sr)
+    analysis = analyze(path)
+    spans = plan_spans(analysis, bars=8, end_s=analysis.duration_s)
+    change_s = float(track.beats_s[np.flatnonzero(np.diff(track.beats_s) < 0.5)[0]])
+    starts = np.array([span.start_s for span in spans])
+    at_change = [span for span in spans if span.start_why == "tempo change"]
+    assert len(at_change) == 1, [(s.start_s, s.start_why) for s in spans]
+    cut = at_change[0].start_s
+    assert abs(cut - change_s) <= 60 / 100 * 1.01, (cut, change_s)  # within a beat
+    assert np.min(np.abs(analysis.beat_times_s - cut)) <= BEAT_TOLERANCE_S
+    assert np.min(np.abs(track.beats_s - cut)) <= TRUE_BEAT_TOLERANCE_S
+    assert starts.size == np.unique(starts).size
+
+
 def test_intervals_cover_the_song_without_gaps_and_none_is_too_long(song, scaffold):
     project = load_project(scaffold.path)
     assert not project.warnings  # a gap would be reported here

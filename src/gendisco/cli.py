@@ -323,10 +323,15 @@ def analyze(
     source: Annotated[Path, typer.Argument(help="A song, or a project file.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     plot: Annotated[
-        Path | None, typer.Option(help="Draw waveform, beats, sections and warp curves to a PNG.")
+        str | None,
+        typer.Option(
+            help="Draw waveform, beats, sections, local tempo and warp curves to this PNG "
+            "(a folder gets analysis.png inside it).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
-    """Show a song's tempo, beats, downbeats and sections.
+    """Show a song's tempo, tempo changes, beats, downbeats and sections.
 
     SOURCE is a song (mp3, m4a, ogg, opus, flac, wav) or a project file, whose song is
     analysed; with a project, --plot also draws its intervals and their warp curves.
@@ -344,11 +349,19 @@ def analyze(
         song = project.song
     else:
         song = source
+    if not audio.is_cached(song):
+        audio.probe_duration(song)  # an unreadable file fails here, before any status line
+        stderr.print(f"analysing {song}", markup=False)
     result = audio.analyze(song)
+    segments = [
+        {"start": round(s.start_s, 3), "end": round(s.end_s, 3), "bpm": round(s.bpm, 2)}
+        for s in result.tempo_segments
+    ]
     if json_out:
         summary = {
             "duration": round(result.duration_s, 3),
             "tempo": round(result.tempo_bpm, 2),
+            "tempo_segments": segments,
             "beats": [round(float(t), 3) for t in result.beat_times_s],
             "downbeats": [round(float(t), 3) for t in result.downbeat_times_s],
             "sections": [round(float(t), 3) for t in result.section_times_s],
@@ -360,13 +373,18 @@ def analyze(
         def clock(seconds: float) -> str:
             return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
-        table = Table(title=str(song), show_header=False)
+        console = Console(highlight=False, soft_wrap=True)
+        console.print(str(song), markup=False)  # on its own line: a long path never wraps
+        table = Table(show_header=False)
         table.add_row("duration", clock(result.duration_s))
         table.add_row("tempo", f"{result.tempo_bpm:.1f} BPM" if result.tempo_bpm else "none")
+        if len(segments) > 1:
+            changes = "  ".join(f"{clock(s['start'])} {s['bpm']:.1f}" for s in segments)
+            table.add_row("tempo changes", f"{changes} BPM")
         table.add_row("beats", str(result.beat_times_s.size))
         table.add_row("downbeats", str(result.downbeat_times_s.size))
         table.add_row("sections", "  ".join(clock(t) for t in result.section_times_s))
-        Console(highlight=False).print(table)
+        console.print(table)
     if plot is not None:
         curves = []
         if project is not None:
@@ -386,8 +404,8 @@ def analyze(
                     label = f"{item.index}: {item.transition} ({item.warp})"
                 first, stop = schedule.frame_span(item.start_s, item.end_s, project.fps)
                 curves.append((label, schedule.frame_times(first, stop, project.fps), mix))
-        audio.plot_analysis(song, result, plot, intervals=curves)
-        stderr.print(f"wrote {plot}", markup=False)
+        written = audio.plot_analysis(song, result, plot, intervals=curves)
+        stderr.print(f"wrote {written}", markup=False)
 
 
 @app.command(epilog="Example: gendisco render projects/demo/demo.yaml --interval 2")
@@ -948,6 +966,106 @@ def init(
     )
     status(f"next: a quick look with {scaffold.draft_hint(str(out), found.duration_s)}")
     status(f"then: edit the prompts and `gendisco render {shlex.quote(str(out))}`")
+
+
+@app.command(
+    epilog="Example: gendisco studio projects/demo/demo.yaml  "
+    "(or: gendisco studio song.mp3, which first writes song.yaml as `gendisco init` does)"
+)
+@handles_errors
+def studio(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PROJECT_OR_SONG",
+            help="A project file (.yaml), or a song to start a project from.",
+            show_default=False,
+        ),
+    ],
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Port (default: 8765 or the next free one; 0 = any free port)."
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; other than loopback needs --allow-remote.")
+    ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow --host to be an address other machines can reach (the URL's token "
+            "still guards every request).",
+        ),
+    ] = False,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Only print the URL; do not open a browser.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="With a song: the project file to write (default: SONG.yaml)."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Override the project's model for explore and render (tiny = offline)."),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cuda, cuda:1, mps or cpu.")] = None,
+) -> None:
+    """Open the studio: waveform, intervals, brainstorm, images, tracks and video in the browser.
+
+    Serves a page on 127.0.0.1 over the project file: edits are validated and saved to the
+    YAML file with its comments kept; renders stream their progress. Given a song instead
+    of a project, it first writes a project for it (as `gendisco init` does), or opens the
+    one already beside it. The URL carries a token for this run; Ctrl-C stops the server.
+    """
+    try:
+        from gendisco.studio.server import serve
+    except ImportError as error:
+        from gendisco.errors import UserError
+
+        raise UserError(
+            f"the studio needs its optional extra ({error.name} is missing): "
+            "pip install 'gendisco[studio]'"
+        ) from None
+
+    def status(message: str) -> None:
+        stderr.print(message, markup=False)
+
+    project = source
+    if source.suffix.lower() not in (".yaml", ".yml"):
+        from gendisco import scaffold
+
+        project = out or source.with_suffix(".yaml")
+        if project.exists():
+            status(f"opening the existing project {project}")
+        else:
+            result = scaffold.init_project(
+                source,
+                project,
+                model=model or scaffold.DEFAULT_MODEL,
+                command=f"gendisco studio {source}",
+                status=status,
+            )
+            status(f"wrote {project}: {len(result.intervals)} intervals, prompts to replace")
+
+    def announce(url: str) -> None:
+        status(f"gendisco studio: {project}; Ctrl-C stops it")
+        typer.echo(url)  # stdout: a script can read the URL from here
+
+    serve(
+        project,
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        open_browser=not no_browser,
+        model=model,
+        device=device,
+        announce=announce,
+        warn=lambda message: stderr.print(f"warning: {message}", markup=False),
+    )
 
 
 def _looks_like_ray_address(token: str) -> bool:

@@ -51,8 +51,6 @@ __all__ = [
 DEFAULT_BARS = 8
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEFAULT_SEED = 42
-TEMPO_CHANGE = 0.08  # a sustained change of the beat period by more than this is structure
-TEMPO_WINDOW = 8  # beats on each side that must agree on the new tempo
 NO_BEAT_BAR_S = 2.0  # bar length assumed without a beat (4 beats at 120 BPM)
 # Wall time of `render --draft` on a 2-core CPU shared with other work: a fixed start plus a
 # cost per minute of song (benchmarks/draft_speed.py, "Draft renders" in BENCHMARKS.md), for
@@ -92,37 +90,6 @@ def _meter(beats: np.ndarray, downbeats: np.ndarray) -> int:
     if steps.size == 0:
         return 4
     return int(np.clip(round(float(np.median(steps))), 2, 12))
-
-
-def _tempo_changes(beats: np.ndarray) -> list[float]:
-    """Beats where the beat period changes by more than TEMPO_CHANGE and stays changed.
-
-    Compares the median inter-beat interval of the TEMPO_WINDOW beats before each beat
-    with that of the TEMPO_WINDOW after it; medians ignore a single misplaced beat.
-    """
-    ibi = np.diff(beats)
-    w = TEMPO_WINDOW
-    if ibi.size < 2 * w:
-        return []
-    score = np.zeros(ibi.size)
-    for i in range(w, ibi.size - w + 1):
-        before, after = np.median(ibi[i - w : i]), np.median(ibi[i : i + w])
-        score[i] = abs(np.log(after / before))
-    threshold = np.log1p(TEMPO_CHANGE)
-    found: list[int] = []
-    for i in np.argsort(score, kind="stable")[::-1]:
-        if score[i] <= threshold:
-            break
-        if all(abs(int(i) - j) >= w for j in found):
-            found.append(int(i))
-    # medians plateau for a few beats around a step; the mean of log periods peaks on it
-    log_ibi = np.log(ibi)
-    located = []
-    for i in found:
-        near = range(max(w, i - w // 2), min(ibi.size - w, i + w // 2) + 1)
-        step = [abs(log_ibi[j : j + w].mean() - log_ibi[j - w : j].mean()) for j in near]
-        located.append(near[int(np.argmax(step))])
-    return sorted(float(beats[i]) for i in located)
 
 
 def plan_spans(analysis: AudioAnalysis, *, bars: int = DEFAULT_BARS, end_s: float) -> list[Span]:
@@ -169,7 +136,9 @@ def plan_spans(analysis: AudioAnalysis, *, bars: int = DEFAULT_BARS, end_s: floa
     first_bar = float(bar_starts[0]) if bar_starts.size else float(beats[0])
     if first_bar >= max(half * bar_s, 4.0):  # a long intro without beats is its own interval
         candidates.append((first_bar, "intro"))
-    candidates += [(snap(t), "tempo change") for t in _tempo_changes(beats)]
+    # each sustained tempo change the analysis found starts a new tempo segment
+    changes = [seg.start_s for seg in analysis.tempo_segments[1:] if seg.start_s < end_s]
+    candidates += [(snap(t), "tempo change") for t in changes]
     candidates += [(snap(float(t)), "section change") for t in analysis.section_times_s[1:]]
     anchors: list[tuple[float, str]] = []
     for t, why in candidates:
