@@ -10,35 +10,45 @@ PY := $(VENV)/bin/python
 WAVESURFER_VERSION ?= 8.0.1
 WAVESURFER_DIR := src/gendisco/studio/static/vendor/wavesurfer
 
-.PHONY: install test lint demo bench bench-gpu clean vendor-wavesurfer
+.PHONY: install install-dev test lint demo bench bench-gpu clean vendor-wavesurfer
 
+# What the demo needs: gendisco and its runtime dependencies, no test tools, no Ray.
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --disable-pip-version-check -q "$(TORCH)"
+	$(PY) -m pip install --disable-pip-version-check -q -e .
+	touch $@
+
+# What the tests and benchmarks add: pytest, ruff, hypothesis, mir_eval, Playwright, Ray and
+# the studio's web server.
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,ray,studio]"
 	touch $@
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check src tests benchmarks projects
 	$(VENV)/bin/ruff format --check src tests benchmarks projects
 
-test: install lint
+test: install-dev lint
 	$(PY) -m pytest -q
 
 demo: install
 	$(VENV)/bin/gendisco render projects/demo/demo.yaml --model $(MODEL)
 
-bench: install
+bench: install-dev
 	$(PY) benchmarks/render_speed.py
 	$(PY) benchmarks/model_speed.py
 	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/ray_speed.py
 	$(PY) benchmarks/beat_accuracy.py
 	$(PY) benchmarks/studio_speed.py
+	$(PY) benchmarks/draft_speed.py --threads 1
 
-bench-gpu: install
+bench-gpu: install-dev
 	$(PY) benchmarks/model_speed.py --device cuda --compile
 	$(PY) benchmarks/cuda_settings.py --compile
 	$(PY) benchmarks/render_speed.py --device cuda --model random:sd-turbo --vae tiny \
