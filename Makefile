@@ -7,38 +7,66 @@ TORCH ?= torch==2.13.0
 MODEL ?= tiny
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint demo bench bench-gpu clean
+WAVESURFER_VERSION ?= 8.0.1
+WAVESURFER_DIR := src/gendisco/studio/static/vendor/wavesurfer
 
+.PHONY: install install-dev test lint demo bench bench-gpu clean vendor-wavesurfer
+
+# What the demo needs: gendisco and its runtime dependencies, no test tools, no Ray.
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --disable-pip-version-check -q "$(TORCH)"
-	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,ray]"
+	$(PY) -m pip install --disable-pip-version-check -q -e .
 	touch $@
 
-lint: install
+# What the tests and benchmarks add: pytest, ruff, hypothesis, mir_eval, Playwright, Ray and
+# the studio's web server.
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[dev,ray,studio]"
+	touch $@
+
+lint: install-dev
 	$(VENV)/bin/ruff check src tests benchmarks projects
 	$(VENV)/bin/ruff format --check src tests benchmarks projects
 
-test: install lint
+test: install-dev lint
 	$(PY) -m pytest -q
 
 demo: install
 	$(VENV)/bin/gendisco render projects/demo/demo.yaml --model $(MODEL)
 
-bench: install
+bench: install-dev
 	$(PY) benchmarks/render_speed.py
 	$(PY) benchmarks/model_speed.py
 	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/ray_speed.py
 	$(PY) benchmarks/beat_accuracy.py
+	$(PY) benchmarks/studio_speed.py
+	$(PY) benchmarks/draft_speed.py --threads 1
 
-bench-gpu: install
+bench-gpu: install-dev
 	$(PY) benchmarks/model_speed.py --device cuda --compile
 	$(PY) benchmarks/cuda_settings.py --compile
 	$(PY) benchmarks/render_speed.py --device cuda --model random:sd-turbo --vae tiny \
 		--size 512 --steps 1 --fps 24 --seconds 15 --batch 16
+
+# The studio's waveform library, from the npm registry (BSD-3-Clause): its ES module builds
+# and licence, copied into the package. `make vendor-wavesurfer WAVESURFER_VERSION=x.y.z`.
+vendor-wavesurfer:
+	rm -rf .vendor && mkdir -p .vendor
+	cd .vendor && npm pack --silent wavesurfer.js@$(WAVESURFER_VERSION) >/dev/null
+	tar xzf .vendor/wavesurfer.js-$(WAVESURFER_VERSION).tgz -C .vendor
+	rm -rf $(WAVESURFER_DIR) && mkdir -p $(WAVESURFER_DIR)/plugins
+	cp .vendor/package/dist/wavesurfer.esm.js .vendor/package/LICENSE $(WAVESURFER_DIR)/
+	cp .vendor/package/dist/plugins/regions.esm.js .vendor/package/dist/plugins/timeline.esm.js \
+		$(WAVESURFER_DIR)/plugins/
+	echo "wavesurfer.js $(WAVESURFER_VERSION) from the npm registry (dist/*.esm.js); refresh:" \
+		"make vendor-wavesurfer WAVESURFER_VERSION=x.y.z" > $(WAVESURFER_DIR)/VERSION
+	rm -rf .vendor
 
 clean:
 	rm -rf $(VENV) projects/demo/renders

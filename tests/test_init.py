@@ -271,3 +271,17 @@ def test_from_brainstorm_fills_the_prompts_offline_and_repeats_with_a_seed(song,
     from_goal = SYMBOLS["summer"] + SYMBOLS["night"] + SYMBOLS["city"]
     assert first.startswith(from_goal), first  # a subject the goal's words suggest
     assert "PLACEHOLDER" not in texts[0]
+
+
+def test_one_interval_is_counted_in_the_singular_and_the_next_step_is_a_draft(tmp_path, make_wav):
+    song = make_wav("short.wav", seconds=6.0)  # no beat, shorter than one interval: one hold
+    out = tmp_path / "short.yaml"
+    result = CliRunner().invoke(app, ["init", str(song), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert f"wrote {out}: 1 interval (0 transitions, 1 hold), prompts from" in result.stderr
+    assert f"next: a quick look with gendisco render {out} --draft" in result.stderr
+    text = out.read_text()
+    header = " ".join(line.removeprefix("# ") for line in text.splitlines() if line.startswith("#"))
+    assert "1 interval: 0 transitions and 1 hold" in header
+    assert f"A quick look first: gendisco render {out} --draft" in header
+    assert "--model tiny" not in header and "in seconds" not in header

@@ -167,3 +167,19 @@ def test_contact_sheet_places_each_image_in_its_box():
         assert np.array_equal(pixels[top:bottom, left:right], image)
     with pytest.raises(ValueError, match="labels"):
         contact_sheet(images, ["one"])
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_sheets_are_written_with_the_users_umask(tmp_path, umask, mode):
+    import os
+
+    from gendisco.preview import save_sheet
+
+    sheet = contact_sheet(np.zeros((1, 8, 8, 3), dtype=np.uint8), ["seed 0"])
+    previous = os.umask(umask)
+    try:
+        path = save_sheet(sheet, tmp_path / "sheet.png")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == mode
+    assert [p.name for p in tmp_path.iterdir()] == ["sheet.png"]  # no temporary file left

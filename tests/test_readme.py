@@ -202,3 +202,27 @@ def _update_readme() -> None:
 
 if __name__ == "__main__":
     _update_readme()
+
+
+# --- what the code reads from the environment -----------------------------------------------
+
+ENV_READ = re.compile(
+    r"""(?:environ\.get|getenv|env\.get|envvar=)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
+)
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    sources = (REPO_ROOT / "src" / "gendisco").rglob("*.py")
+    names = {name for path in sources for name in ENV_READ.findall(path.read_text())}
+    assert {"GENDISCO_CACHE_DIR", "HF_HUB_OFFLINE", "GENDISCO_DEBUG"} <= names
+    text = README.read_text()
+    table = text[text.index("### Environment variables") :]
+    missing = sorted(name for name in names if f"| `{name}` |" not in table)
+    assert not missing, f"README's environment table lacks {missing}"
+
+
+def test_readme_says_how_to_get_a_model_for_offline_use():
+    text = README.read_text()
+    assert re.search(r"^hf download stabilityai/sd-turbo", text, flags=re.M)
+    assert "HF_HUB_OFFLINE=1 gendisco render" in text
+    assert "gendisco render project.yaml --draft" in text

@@ -364,6 +364,10 @@ def test_interrupted_render_keeps_clips_and_resumes(tmp_path, song, how):
         assert waited < 5
         assert "Traceback" not in stderr
         assert not list(clips.glob(".*.part")), "a partial clip was left behind"
+        assert stderr.splitlines()[-1] == (
+            f"interrupted: {len(kept)} of 5 clips done and kept ({len(kept)} made in this "
+            f"run); run `gendisco render {project} --quiet --batch-size 2` again to resume"
+        )
     for clip in kept:  # every finished clip is a whole, readable video
         assert len(read_video(clip)["frames"]) == 2 * FPS
 
@@ -373,3 +377,86 @@ def test_interrupted_render_keeps_clips_and_resumes(tmp_path, song, how):
     assert summary["frames_rendered"] == (5 - len(kept)) * 2 * FPS
     assert len(read_video(Path(summary["final"]))["frames"]) == 10 * FPS
     assert not list(clips.glob(".*.part"))
+
+
+def test_one_interval_reports_only_what_is_on_disk(tmp_path, song):
+    project = write_project(tmp_path, song, THREE_INTERVALS)
+    env = {**os.environ, "GENDISCO_CACHE_DIR": str(tmp_path / "cache")}
+    result = run_cli("render", str(project), "--interval", "1", "--json", "--quiet", env=env)
+    assert result.returncode == 0, result.stderr
+    clips = tmp_path / "out" / "clips"
+    manifest = json.loads((tmp_path / "out" / "render.json").read_text())
+    for summary in (json.loads(result.stdout), manifest):
+        states = {item["index"]: item for item in summary["intervals"]}
+        assert states[1]["state"] == "rendered" and len(states[1]["clips"]) == 1
+        for index in (0, 2):  # never rendered: neither cached nor named
+            assert states[index]["state"] == "missing"
+            assert states[index]["cached"] is False and states[index]["clips"] == []
+        named = {name for item in summary["intervals"] for name in item["clips"]}
+        assert named == {path.name for path in clips.glob("*.mp4") if "-gap-" not in path.name}
+    assert "final.mp4 not built: 2 intervals are not rendered yet" in result.stderr
+
+
+def test_path_of_final_mp4_on_stdout_plan_and_estimate_on_stderr(tmp_path, song):
+    project = write_project(tmp_path, song, THREE_INTERVALS[:1])
+    env = {**os.environ, "GENDISCO_CACHE_DIR": str(tmp_path / "cache")}
+    first = run_cli("render", str(project), "--batch-size", "4", env=env)
+    assert first.returncode == 0, first.stderr
+    final = tmp_path / "out" / "final.mp4"
+    assert first.stdout == f"{final}\n"
+    lines = first.stderr.splitlines()
+    assert "plan: 36 frames to make in 1 clip; 0 of 1 clip cached" in lines
+    estimate = [line for line in lines if line.startswith("estimate: ")]
+    assert len(estimate) == 1 and "more for 32 frames at" in estimate[0], first.stderr
+    assert lines.index("plan: 36 frames to make in 1 clip; 0 of 1 clip cached") < lines.index(
+        estimate[0]
+    )
+    assert f"{final}: 36 frames, 36 made in this run" in first.stderr
+    again = run_cli("render", str(project), env=env)
+    assert again.stdout == f"{final}\n"
+    assert "plan: nothing to render; 1 of 1 clip cached" in again.stderr.splitlines()
+    assert "1 interval: 1 cached" in again.stderr
+
+
+def test_draft_is_small_low_fps_tiny_and_kept_apart_from_real_clips(tmp_path, song):
+    # the project's model is not downloaded: a draft does not need it
+    project = write_project(
+        tmp_path,
+        song,
+        THREE_INTERVALS[:1],
+        width=512,
+        height=288,
+        fps=24,
+        steps=4,
+        guidance=7.5,
+        model="stabilityai/sd-turbo",
+    )
+    env = {**os.environ, "GENDISCO_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    result = run_cli("render", str(project), "--draft", "--quiet", env=env)
+    assert result.returncode == 0, result.stderr
+    final = tmp_path / "out" / "draft" / "final.mp4"
+    assert result.stdout == f"{final}\n"
+    video = read_video(final)
+    assert (video["width"], video["height"]) == (128, 72)  # aspect kept, long side 128
+    assert len(video["frames"]) == round(3.0 * 8)  # 8 fps
+    assert not list((tmp_path / "out" / "clips").glob("*")), "drafts never mix with clips"
+    manifest = json.loads((tmp_path / "out" / "draft" / "render.json").read_text())
+    assert manifest["model"] == "tiny"
+    assert (manifest["project"]["steps"], manifest["project"]["guidance"]) == (2, 0.0)
+
+
+def test_draft_project_keeps_a_given_model_and_its_settings(tmp_path, song):
+    from gendisco.render import draft_project
+
+    project = load_project(write_project(tmp_path, song, THREE_INTERVALS, width=1024, fps=30))
+    draft = draft_project(project, model="stabilityai/sdxl-turbo")
+    assert (draft.model, draft.width, draft.height, draft.fps) == (
+        "stabilityai/sdxl-turbo",
+        256,
+        64,  # 1024x64 scaled to 256x16, but never below the format's 64
+        8.0,
+    )
+    assert (draft.steps, draft.guidance) == (project.steps, project.guidance)
+    assert draft.output == project.output / "draft" and project.model == "tiny"
+    small = load_project(write_project(tmp_path, song, THREE_INTERVALS, fps=4))
+    assert (draft_project(small).width, draft_project(small).fps) == (SIZE, 4)  # never larger

@@ -10,18 +10,72 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import typer
 from rich.console import Console
+from typer import _click as click  # the click that typer vendors (typer >= 0.29)
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
+from gendisco import wording
 from gendisco.errors import GendiscoError
+
+# `gendisco --help` lists the commands in the order of a day's work; others follow.
+DAY_ORDER = ("init", "analyze", "brainstorm", "preview", "validate", "render", "schema", "clean")
+
+
+class _PlainArgument(TyperArgument):
+    """An argument shown as `PROJECT` in usage and help (not `{project}` / `project <file>`)."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return None
+
+
+def _metavar(option: TyperOption) -> str:
+    """What an option's value looks like in --help: its choices, N, NUMBER, PATH or NAME."""
+    described = option.type_descriptor
+    kind = get_args(described.annotation)[0] if described.is_list else described.annotation
+    if described.is_choice:
+        return "[" + "|".join(str(choice) for choice in described.choices) + "]"
+    if kind is int:
+        return "N"
+    if kind is float:
+        return "NUMBER"
+    if described.is_path:
+        return "PATH"
+    return (option.name or "value").upper()
+
+
+class _Commands(TyperGroup):
+    """The command group: commands in DAY_ORDER, values shown as plain upper-case names."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        rank = {name: i for i, name in enumerate(DAY_ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        for param in command.params if command is not None else ():
+            if type(param) is TyperArgument:
+                param.__class__ = _PlainArgument
+                param.metavar = param.metavar or (param.name or "value").upper()
+            elif isinstance(param, TyperOption) and param.metavar is None and not param.is_flag:
+                param.metavar = _metavar(param)
+        return command
+
 
 app = typer.Typer(
     name="gendisco",
+    cls=_Commands,
     help="Turn a song into an audio-reactive music video with text-to-image diffusion.",
     no_args_is_help=True,
     add_completion=False,
@@ -30,6 +84,34 @@ app = typer.Typer(
 )
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("gendisco")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gendisco {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Turn a song into an audio-reactive music video with text-to-image diffusion."""
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,53 +156,79 @@ def handles_errors(command: F) -> F:
 
 
 class RenderProgressBar:
-    """A rich progress bar on stderr fed by the renderer's progress callback."""
+    """Status lines and a rich progress bar on stderr, fed by the renderer's callback.
+
+    Prints the plan (frames to make, clips cached) before the first frame, and an estimate
+    from the speed of the first batch once it is done; the bar's eta follows the speed from
+    there. The bar starts with the first frame, so a render that fails before it leaves no
+    empty bar (and no blank line) above its error.
+    """
 
     def __init__(self, *, enabled: bool):
         self.enabled = enabled
+        self.plan = None  # the "plan" event, for the Ctrl-C summary
         self._progress = None
         self._task = None
+        self._render_started: float | None = None
+        self._estimated = False
 
     def __enter__(self) -> RenderProgressBar:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-                console=stderr,
-                transient=False,
-            )
-            self._progress.__enter__()
         return self
 
+    def _start_bar(self, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=stderr,
+            transient=False,
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task("render", total=total, rate="", start=True)
+
     def update(self, event) -> None:
-        if self._progress is None:
+        if event.stage == "plan":
+            self.plan = event
+        if not self.enabled:
             return
         if event.stage == "wait":
             stderr.print(f"waiting: {event.message}", markup=False)
-            return
-        if event.stage in ("analyze", "load", "stitch"):
+        elif event.stage == "plan":
+            stderr.print(f"plan: {describe_plan(event)}", markup=False)
+        elif event.stage in ("analyze", "load", "stitch"):
             stderr.print(f"{event.stage}: {event.message}", markup=False)
-            return
-        if event.stage != "render":
-            return
-        if self._task is None:
-            self._task = self._progress.add_task(
-                "render", total=event.frames_total, rate="", start=True
-            )
+        elif event.stage == "render":
+            self._render(event)
+
+    def _render(self, event) -> None:
+        now = time.perf_counter()
+        if self._render_started is None:
+            self._render_started = now
+        if self._progress is None:
+            self._start_bar(event.frames_total)
+        elif event.frames_done and not self._estimated:
+            self._estimated = True
+            rate = event.frames_done / max(now - self._render_started, 1e-9)
+            left = event.frames_total - event.frames_done
+            if left > 0:
+                stderr.print(
+                    f"estimate: {wording.duration(left / rate)} more for {left} frames at "
+                    f"{rate:.2f} frames/s (the speed of the first batch)",
+                    markup=False,
+                )
         task = self._progress.tasks[self._task]
         speed = task.speed
         self._progress.update(
@@ -132,18 +240,48 @@ class RenderProgressBar:
             rate=f"{speed:.2f} frames/s" if speed else "",
         )
 
-    def __exit__(self, *exc) -> None:
+    def close(self) -> None:
         if self._progress is not None:
-            self._progress.__exit__(*exc)
+            self._progress.__exit__(None, None, None)
+            self._progress = None
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def describe_plan(plan) -> str:
+    """`480 frames to make in 4 clips; 2 of 6 clips cached` (a "plan" progress event)."""
+    total = len(plan.clip_paths)
+    if not plan.clips_todo:
+        return f"nothing to render; {plan.clips_cached} of {wording.count(total, 'clip')} cached"
+    later = total - plan.clips_todo - plan.clips_cached
+    text = (
+        f"{wording.count(plan.frames_total, 'frame')} to make in "
+        f"{wording.count(plan.clips_todo, 'clip')}; {plan.clips_cached} of "
+        f"{wording.count(total, 'clip')} cached"
+    )
+    return text + (f", {later} left for later (--interval)" if later else "")
+
+
+def interrupted_message(plan, argv: list[str]) -> str:
+    """What Ctrl-C kept and how to go on: the same command resumes."""
+    again = shlex.join(["gendisco", *argv])
+    if plan is None or not plan.clip_paths:
+        return f"interrupted before any frame was made; run `{again}` to start again"
+    kept = sum(path.exists() for path in plan.clip_paths)
+    made = kept - plan.clips_cached
+    return (
+        f"interrupted: {kept} of {len(plan.clip_paths)} clips done and kept ({made} made in "
+        f"this run); run `{again}` again to resume"
+    )
 
 
 def _not_available(command: str) -> None:
     raise GendiscoError(f"`gendisco {command}` is not available in this build")
 
 
-ProjectArg = Annotated[
-    Path, typer.Argument(help="Project file (YAML).", show_default=False, dir_okay=False)
-]
+# A folder is reported by load_project, in the product's words
+ProjectArg = Annotated[Path, typer.Argument(help="Project file (YAML).", show_default=False)]
 
 
 @app.command(epilog="Example: gendisco validate projects/demo/demo.yaml")
@@ -152,17 +290,18 @@ def validate(project: ProjectArg) -> None:
     """Check a project file and report every problem at once, one line each.
 
     Prints one `ok` line on stdout when the project is valid (warnings, such as gaps
-    between intervals, go to stderr); otherwise one `error:` line per problem and exit 2.
+    between intervals or a model not downloaded yet, go to stderr); otherwise one `error:`
+    line per problem and exit 2.
     """
+    from gendisco.model_check import model_warnings
     from gendisco.project import format_time, load_project
 
     loaded = load_project(project)
-    for warning in loaded.warnings:
+    for warning in [*loaded.warnings, *model_warnings(loaded.model, vae=loaded.vae)]:
         stderr.print(f"warning: {project}: {warning}", markup=False)
-    count = len(loaded.intervals)
+    intervals = wording.count(len(loaded.intervals), "interval")
     span = f"{format_time(loaded.intervals[0].start)}-{format_time(loaded.intervals[-1].end)}"
-    noun = "interval" if count == 1 else "intervals"
-    typer.echo(f"{project}: ok ({count} {noun}, {span}, model {loaded.model})")
+    typer.echo(f"{project}: ok ({intervals}, {span}, model {loaded.model})")
 
 
 @app.command(epilog="Example: gendisco schema > gendisco.schema.json")
@@ -286,9 +425,21 @@ def render(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     dtype: Annotated[
-        str | None, typer.Option(help="fp16, bf16 or fp32 (default: fp16 on CUDA, else fp32).")
+        Literal["fp16", "bf16", "fp32"] | None,
+        typer.Option(help="Precision (default: fp16 on CUDA and MPS, else fp32)."),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary on stdout (not the path).")
+    ] = False,
+    draft: Annotated[
+        bool,
+        typer.Option(
+            "--draft",
+            help="A quick look: small frames (128 px on the long side; 256 with --model), "
+            "8 fps, the built-in tiny model unless --model is given; written to OUTPUT/draft/, "
+            "apart from the real clips.",
+        ),
+    ] = False,
     compile_model: Annotated[
         bool,
         typer.Option(
@@ -318,12 +469,20 @@ def render(
     """Render a project: one cached clip per interval, then final.mp4 with the song's audio.
 
     Unchanged intervals are never rendered twice; an interrupted render resumes where it
-    stopped. Intervals are numbered from 0, as in `gendisco validate`'s messages.
+    stopped. Intervals are numbered from 0, as in `gendisco validate`'s messages. Prints
+    the path of final.mp4 on stdout (or the --json summary); status goes to stderr.
     """
     import json
     import signal
 
     from gendisco.render import render as render_project
+
+    source: Any = project
+    if draft:
+        from gendisco.project import load_project
+        from gendisco.render import draft_project
+
+        source, model = draft_project(load_project(project), model=model), None
 
     stop_requested = False
 
@@ -345,35 +504,131 @@ def render(
                 raise KeyboardInterrupt
             bar.update(event)
 
-        result = render_project(
-            project,
-            intervals=interval,
-            model=model,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
-            write_frames=frames,
-            progress=progress,
-            ray_address=ray,
-            compile=compile_model,
-            wait=wait,
-        )
+        try:
+            result = render_project(
+                source,
+                intervals=interval,
+                model=model,
+                device=device,
+                dtype=dtype,
+                batch_size=batch_size,
+                write_frames=frames,
+                progress=progress,
+                ray_address=ray,
+                compile=compile_model,
+                wait=wait,
+            )
+        except KeyboardInterrupt:
+            bar.close()
+            argv = sys.argv[1:] if sys.argv[1:2] == ["render"] else ["render", str(project)]
+            stderr.print(interrupted_message(bar.plan, argv), markup=False)
+            raise typer.Exit(130) from None
     for warning in result.warnings:
         stderr.print(f"warning: {warning}", markup=False)
+    if not quiet:
+        stderr.print(render_summary(result), markup=False)
     if json_out:
         typer.echo(json.dumps(result.summary(), indent=2))
-    elif not quiet:
-        cached = sum(report.cached for report in result.intervals)
-        where = result.final_path or result.manifest_path.parent
-        stderr.print(
-            f"{where}: {result.frames_total} frames, {result.frames_rendered} rendered "
-            f"({result.frames_per_second:.2f} frames/s), {cached} of "
-            f"{len(result.intervals)} intervals cached, {result.seconds:.1f} s",
-            markup=False,
+    elif result.final_path is not None:
+        typer.echo(str(result.final_path))
+
+
+def render_summary(result) -> str:
+    """One status line: what the video holds and what this run did."""
+    states = [report.state for report in result.intervals]
+    parts = [
+        f"{states.count(state)} {word}"
+        for state, word in (
+            ("rendered", "rendered"),
+            ("cached", "cached"),
+            ("missing", "not rendered (--interval)"),
+        )
+        if state in states
+    ]
+    where = result.final_path or result.manifest_path.parent
+    speed = f" ({result.frames_per_second:.2f} frames/s)" if result.frames_rendered else ""
+    return (
+        f"{where}: {wording.count(result.frames_total, 'frame')}, "
+        f"{result.frames_rendered} made in this run{speed}; "
+        f"{wording.count(len(states), 'interval')}: {', '.join(parts)}; {result.seconds:.1f} s"
+    )
+
+
+@app.command(epilog="Example: gendisco clean projects/demo/demo.yaml --dry-run")
+@handles_errors
+def clean(
+    project: ProjectArg,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be removed.")
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Keep the clips of `render --model MODEL` instead of the project's."),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="If a render is writing into the output folder, wait."),
+    ] = False,
+) -> None:
+    """Remove the clips the project no longer uses, and say how much space that frees.
+
+    Every edit renames the clips it changes, so old ones pile up in OUTPUT/clips/. The
+    clips `gendisco render` (and `--draft`) of the project as it is now would use are never
+    touched; nor is anything else in the folder. Removed files are listed on stdout. Holds
+    the output folder's lock, so it never runs while a render writes there.
+    """
+    from gendisco.clean import clean_project
+
+    def waiting(holder) -> None:
+        who = holder.describe() if holder else "another process"
+        stderr.print(f"waiting: the output folder is in use by {who}", markup=False)
+
+    def status(message: str) -> None:
+        stderr.print(message, markup=False)
+
+    result = clean_project(
+        project, model=model, dry_run=dry_run, wait=wait, on_wait=waiting, status=status
+    )
+    for path in result.removed:
+        typer.echo(str(path))
+    removed, kept = wording.count(len(result.removed), "file"), len(result.kept)
+    in_use = f"{wording.count(kept, 'clip')} in use kept"
+    if dry_run:
+        status(
+            f"would remove {removed} ({wording.size(result.bytes_freed)}); {in_use}; "
+            "run without --dry-run to remove them"
+            if result.removed
+            else f"nothing to remove; {in_use}"
+        )
+    else:
+        status(
+            f"removed {removed}, freed {wording.size(result.bytes_freed)}; {in_use}"
+            if result.removed
+            else f"nothing to remove; {in_use}"
         )
 
 
 PREVIEW_MODEL = "stabilityai/sd-turbo"
+
+
+def check_model_first(model: str, *, vae: str = "default", default_from: str = "") -> None:
+    """Fail in a second, before any frame, when the model cannot be loaded from here.
+
+    `default_from` says where a model the user did not name came from ("preview's default"),
+    so the one error line can say so and point at the built-in model that needs no download.
+    """
+    from gendisco.errors import ModelError
+    from gendisco.model_check import check_model
+
+    try:
+        check_model(model, vae=vae, role=default_from)
+    except ModelError as error:
+        if not default_from:
+            raise
+        raise type(error)(
+            f"{error}; or try `--model tiny` (built in, works offline: noise-like pictures, "
+            "for checking the path)"
+        ) from None
 
 
 @app.command(
@@ -408,7 +663,9 @@ def preview(
     guidance: Annotated[
         float | None, typer.Option(min=0, help="Guidance scale; > 1 turns it on (default 0).")
     ] = None,
-    negative: Annotated[str, typer.Option(help="Negative prompt (used when guidance > 1).")] = "",
+    negative: Annotated[
+        str, typer.Option(metavar="TEXT", help="Negative prompt (used when guidance > 1).")
+    ] = "",
     scheduler: Annotated[
         str | None, typer.Option(help="Scheduler short name (default: project's or euler).")
     ] = None,
@@ -438,6 +695,9 @@ def preview(
             raise UserError(f"{path}: project file not found")
         project = load_project(path, check_song=False)
         chosen_model = model or project.model
+        check_model_first(
+            chosen_model, vae=project.vae, default_from="" if model else "the project's model"
+        )
         stderr.print(f"loading {chosen_model}", markup=False)
         from gendisco.models import load_pipeline
         from gendisco.preview import interval_sheet, save_sheet
@@ -462,6 +722,7 @@ def preview(
         if not prompt.strip():
             raise UserError("the prompt is empty")
         chosen_model = model or PREVIEW_MODEL
+        check_model_first(chosen_model, default_from="" if model else "preview's default")
         stderr.print(f"loading {chosen_model}", markup=False)
         from gendisco.models import load_pipeline
         from gendisco.preview import save_sheet, seed_sheet
@@ -495,7 +756,7 @@ def brainstorm(
     goal: Annotated[
         str,
         typer.Argument(
-            metavar="[GOAL]", help="A song and artist, a lyric or a mood.", show_default=False
+            metavar="GOAL", help="A song and artist, a lyric or a mood.", show_default=False
         ),
     ] = "",
     transitions: Annotated[
@@ -582,6 +843,8 @@ def brainstorm(
         raise UserError("--count does not apply to --transitions (one end prompt per kind)")
     if images:
         bs.check_sheet_path(out)
+        default = "--images' default" if model == PREVIEW_MODEL else ""
+        check_model_first(model, default_from=default)
 
     def status(message: str) -> None:
         stderr.print(message, markup=False)
@@ -695,16 +958,114 @@ def init(
     tempo = f"{found.tempo_bpm:.1f} BPM, {result.meter}/4" if found.tempo_bpm else "no beat found"
     sections = found.section_times_s.size
     count = len(result.intervals)
+    status(f"{song}: {tempo}, {found.duration_s:.1f} s, {wording.count(sections, 'section')}")
     status(
-        f"{song}: {tempo}, {found.duration_s:.1f} s, {sections} "
-        f"section{'s' if sections != 1 else ''}"
+        f"wrote {out}: {wording.count(count, 'interval')} "
+        f"({wording.count(count - result.holds, 'transition')}, "
+        f"{wording.count(result.holds, 'hold')}), prompts from {result.source}"
     )
-    status(
-        f"wrote {out}: {count} interval{'s' if count != 1 else ''} "
-        f"({count - result.holds} transitions, {result.holds} holds), prompts from "
-        f"{result.source}"
+    status(f"next: a quick look with {scaffold.draft_hint(str(out), found.duration_s)}")
+    status(f"then: edit the prompts and `gendisco render {shlex.quote(str(out))}`")
+
+
+@app.command(
+    epilog="Example: gendisco studio projects/demo/demo.yaml  "
+    "(or: gendisco studio song.mp3, which first writes song.yaml as `gendisco init` does)"
+)
+@handles_errors
+def studio(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PROJECT_OR_SONG",
+            help="A project file (.yaml), or a song to start a project from.",
+            show_default=False,
+        ),
+    ],
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Port (default: 8765 or the next free one; 0 = any free port)."
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; other than loopback needs --allow-remote.")
+    ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow --host to be an address other machines can reach (the URL's token "
+            "still guards every request).",
+        ),
+    ] = False,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Only print the URL; do not open a browser.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="With a song: the project file to write (default: SONG.yaml)."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Override the project's model for explore and render (tiny = offline)."),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cuda, cuda:1, mps or cpu.")] = None,
+) -> None:
+    """Open the studio: waveform, intervals, brainstorm, images, tracks and video in the browser.
+
+    Serves a page on 127.0.0.1 over the project file: edits are validated and saved to the
+    YAML file with its comments kept; renders stream their progress. Given a song instead
+    of a project, it first writes a project for it (as `gendisco init` does), or opens the
+    one already beside it. The URL carries a token for this run; Ctrl-C stops the server.
+    """
+    try:
+        from gendisco.studio.server import serve
+    except ImportError as error:
+        from gendisco.errors import UserError
+
+        raise UserError(
+            f"the studio needs its optional extra ({error.name} is missing): "
+            "pip install 'gendisco[studio]'"
+        ) from None
+
+    def status(message: str) -> None:
+        stderr.print(message, markup=False)
+
+    project = source
+    if source.suffix.lower() not in (".yaml", ".yml"):
+        from gendisco import scaffold
+
+        project = out or source.with_suffix(".yaml")
+        if project.exists():
+            status(f"opening the existing project {project}")
+        else:
+            result = scaffold.init_project(
+                source,
+                project,
+                model=model or scaffold.DEFAULT_MODEL,
+                command=f"gendisco studio {source}",
+                status=status,
+            )
+            status(f"wrote {project}: {len(result.intervals)} intervals, prompts to replace")
+
+    def announce(url: str) -> None:
+        status(f"gendisco studio: {project}; Ctrl-C stops it")
+        typer.echo(url)  # stdout: a script can read the URL from here
+
+    serve(
+        project,
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        open_browser=not no_browser,
+        model=model,
+        device=device,
+        announce=announce,
+        warn=lambda message: stderr.print(f"warning: {message}", markup=False),
     )
-    status(f"next: edit the prompts, then `gendisco render {shlex.quote(str(out))}`")
 
 
 def _looks_like_ray_address(token: str) -> bool:
@@ -724,9 +1085,35 @@ def expand_bare_ray(argv: list[str]) -> list[str]:
     return expanded
 
 
+def usage_error_line(error: click.exceptions.UsageError) -> str:
+    """Click's usage error as one product line: `--dtype: 'int8' is not one of ... (see
+    gendisco render --help)`, instead of click's usage block and `Error: Invalid value`."""
+
+    def lower(text: str) -> str:  # "Missing argument" -> "missing argument", not "PROJECT"
+        return text[0].lower() + text[1:] if text[1:2].islower() else text
+
+    message = error.format_message().replace("Value error, ", "").rstrip(".")
+    if message.startswith("Invalid value for "):
+        hint, _, reason = message.removeprefix("Invalid value for ").partition(": ")
+        message = f"{hint.strip(chr(39))}: {lower(reason)}"
+    message = lower(message)
+    command = error.ctx.command_path if error.ctx is not None else "gendisco"
+    return f"{message} (see `{command} --help`)"
+
+
 def main() -> None:
     """Console entry point."""
     try:
-        app(args=expand_bare_ray(sys.argv[1:]))
-    except KeyboardInterrupt:  # Ctrl-C during option parsing or teardown
+        code = app(args=expand_bare_ray(sys.argv[1:]), prog_name="gendisco", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.UsageError as error:  # a bad option, value or argument
+        stderr.print(f"error: {usage_error_line(error)}", markup=False)
+        sys.exit(2)
+    except click.exceptions.ClickException as error:
+        stderr.print(f"error: {error.format_message()}", markup=False)
+        sys.exit(error.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # Ctrl-C during parsing or teardown
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

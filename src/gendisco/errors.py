@@ -44,6 +44,11 @@ class ModelError(GendiscoError):
     """A model that cannot be found, fetched or loaded."""
 
 
+class ModelPathError(ModelError, UserError):
+    """A model the user named wrongly: a path that does not exist, a file gendisco will not
+    load (not safetensors), a folder that is not a pipeline, a malformed hub id. Exit 2."""
+
+
 class LLMError(GendiscoError):
     """The language model service failed or answered something unusable."""
 

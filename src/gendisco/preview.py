@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,9 +148,11 @@ def save_sheet(sheet: Sheet, path: str | Path) -> Path:
         "gendisco",
         json.dumps({"title": sheet.title, "labels": sheet.labels, "boxes": sheet.boxes}),
     )
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
+    # a name of its own, opened like any other file so the user's umask decides its mode
+    # (tempfile.mkstemp would make it 0600)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part")
     try:
-        with os.fdopen(handle, "wb") as out:
+        with open(temporary, "xb") as out:
             sheet.image.save(out, format="PNG", pnginfo=info)
         os.replace(temporary, path)
     except OSError as error:

@@ -12,6 +12,7 @@ import difflib
 import json
 import math
 import re
+import shlex
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,11 @@ X264_PRESETS = Literal[
     "veryslow",
     "placebo",
 ]
+
+# Files people pass by mistake where a project belongs: answered with `gendisco init`.
+AUDIO_SUFFIXES = frozenset(
+    (".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac", ".wav", ".aif", ".aiff", ".wma")
+)
 
 _TIME_RE = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 
@@ -717,9 +723,16 @@ def load_project(path: str | Path, *, check_song: bool = True) -> Project:
     path = Path(path)
     source = str(path)
     if path.is_dir():
-        raise UserError(f"{path}: is a folder; give the project's .yaml file")
+        found = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+        such = f", such as {found[0]}" if found else ""
+        raise UserError(f"{path}: is a folder; give a project file (.yaml){such}")
     if not path.exists():
         raise UserError(f"{path}: project file not found")
+    if path.suffix.lower() in AUDIO_SUFFIXES:
+        raise UserError(
+            f"{path}: is a song, not a project file; make a project for it with "
+            f"`gendisco init {shlex.quote(str(path))}`"
+        )
 
     # 1. YAML: syntax, then the shape of the top level
     data, problems = _read_yaml(path)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gendisco import schedule
+from gendisco import schedule, wording
 from gendisco.errors import GendiscoError, UserError
 from gendisco.lock import OutputLock
 from gendisco.project import Project, ResolvedInterval, load_project, resolve_intervals
@@ -44,6 +44,12 @@ HOLD_PARTNER_SEED_OFFSET = 1_000_003
 CLIP_FORMAT_VERSION = 2
 # Batches waiting for the encoder; bounded so memory stays flat whatever the song's length.
 ENCODER_QUEUE_BATCHES = 2
+# `render --draft`: a quick look at the timing and the motion, kept apart from real clips.
+DRAFT_MODEL = "tiny"
+DRAFT_LONG_SIDE_PX = 128  # with a built-in model; a real model needs more pixels to show much
+DRAFT_LONG_SIDE_REAL_PX = 256
+DRAFT_FPS = 8.0
+DRAFT_FOLDER = "draft"  # inside the project's output folder
 
 
 @dataclass(frozen=True)
@@ -106,13 +112,20 @@ class RenderPlan:
 
 @dataclass(frozen=True)
 class RenderProgress:
-    """What the renderer is doing, for a progress bar."""
+    """What the renderer is doing, for a progress bar.
 
-    stage: Literal["wait", "analyze", "load", "render", "stitch", "done"]
+    The "plan" stage comes once, before any frame is made: `frames_total` frames to make in
+    `clips_todo` clips, `clips_cached` of the `clip_paths` already on disk.
+    """
+
+    stage: Literal["wait", "analyze", "plan", "load", "render", "stitch", "done"]
     interval: int | None = None
     frames_done: int = 0  # frames generated so far in this run
     frames_total: int = 0  # frames this run generates
     message: str = ""
+    clips_todo: int = 0
+    clips_cached: int = 0
+    clip_paths: tuple[Path, ...] = ()  # every interval clip of the video
 
 
 @dataclass
@@ -121,14 +134,21 @@ class IntervalReport:
     start_s: float
     end_s: float
     frames: int
-    clips: list[str]
-    cached: bool
+    clips: list[str]  # the interval's clip files on disk after the run
+    cached: bool  # every clip was on disk before the run
     seconds: float = 0.0
     workers: list[str] = field(default_factory=list)  # pid@host per clip, on Ray
+    missing: int = 0  # clips not on disk (left out with --interval)
 
     @property
     def frames_per_second(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def state(self) -> Literal["cached", "rendered", "missing"]:
+        if self.missing:
+            return "missing"
+        return "cached" if self.cached else "rendered"
 
 
 @dataclass
@@ -157,6 +177,7 @@ class RenderResult:
                     "start": report.start_s,
                     "end": report.end_s,
                     "frames": report.frames,
+                    "state": report.state,
                     "cached": report.cached,
                     "seconds": round(report.seconds, 3),
                     "frames_per_second": round(report.frames_per_second, 3),
@@ -200,6 +221,35 @@ def pixel_settings(project: Project, model: str) -> dict[str, Any]:
         "preset": project.preset,
         "chunk": CHUNK_FRAMES,
     }
+
+
+def draft_project(project: Project, *, model: str | None = None) -> Project:
+    """The project as a quick draft: small frames, DRAFT_FPS, the built-in `tiny` model
+    unless `model` is given, rendered into OUTPUT/draft/ so drafts never mix with real clips.
+
+    The size keeps the aspect ratio, its long side DRAFT_LONG_SIDE_PX (a built-in model) or
+    DRAFT_LONG_SIDE_REAL_PX, never larger than the project's. The tiny model stands in with
+    its own steps and no guidance: more steps would cost time and show nothing more.
+    """
+    chosen = model or DRAFT_MODEL
+    builtin = chosen.startswith(("tiny", "random:"))
+    long_side = DRAFT_LONG_SIDE_PX if builtin else DRAFT_LONG_SIDE_REAL_PX
+    scale = min(1.0, long_side / max(project.width, project.height))
+
+    def pixels(size: int) -> int:
+        return max(64, int(round(size * scale / 8)) * 8)
+
+    update: dict[str, Any] = {
+        "model": chosen,
+        "width": pixels(project.width),
+        "height": pixels(project.height),
+        "fps": min(project.fps, DRAFT_FPS),
+        "preset": "veryfast",
+        "output": project.output / DRAFT_FOLDER,
+    }
+    if model is None:
+        update.update(steps=min(project.steps, 2), guidance=0.0)
+    return project.model_copy(update=update)
 
 
 def snap_intervals(
@@ -562,6 +612,14 @@ def render(
     # 1. Validate everything before loading a model.
     if not isinstance(project, Project):
         project = load_project(project)
+    if pipeline is None:
+        check_pipeline_request(
+            model or project.model,
+            vae=project.vae,
+            device=device,
+            dtype=dtype,
+            on_ray=ray_address is not None,
+        )
     check_output_writable(project.output)
     if ray_address is not None and write_frames:
         raise UserError(
@@ -578,9 +636,8 @@ def render(
         known = range(len(project.intervals))
         unknown = [index for index in intervals if index not in known]
         if unknown:
-            raise UserError(
-                f"--interval {unknown[0]}: the project has intervals 0 to {len(known) - 1}"
-            )
+            has = wording.numbered(len(known))
+            raise UserError(f"--interval {unknown[0]}: the project has {has}")
 
     def waiting(holder) -> None:
         who = holder.describe() if holder else "another process"
@@ -604,6 +661,26 @@ def render(
             compile=compile,
             started=started,
         )
+
+
+def check_pipeline_request(
+    model: str, *, vae: str, device: str | None, dtype: str | None, on_ray: bool
+) -> None:
+    """The model, device and dtype, checked before the song is analysed: a typo, a missing
+    download or a missing GPU fails in a second instead of after the analysis and the load.
+
+    On Ray the workers load the model and own the devices, so only the name is checked.
+    """
+    from gendisco.model_check import check_model, locate_model
+
+    if on_ray:
+        locate_model(model)
+        return
+    check_model(model, vae=vae)
+    if device is not None or dtype is not None:
+        from gendisco.models import resolve_device, resolve_dtype
+
+        resolve_dtype(dtype, resolve_device(device))
 
 
 def _render_locked(
@@ -644,6 +721,7 @@ def _render_locked(
 
     todo = [clip for clip in plan.clips if needs_render(clip)]
     frames_total = sum(clip.frame_count for clip in todo)
+    report(_plan_progress(plan, todo, frames_total))
 
     # 4. Render what is missing; the model is loaded only if something is.
     reports = {
@@ -660,7 +738,6 @@ def _render_locked(
     for clip in plan.clips:
         if clip.kind == "interval":
             reports[clip.interval].frames += clip.frame_count
-            reports[clip.interval].clips.append(clip.path.name)
     device_description: dict[str, Any] = {}
     frames_done = 0
     generation_seconds = 0.0
@@ -725,6 +802,15 @@ def _render_locked(
         if clip.kind == "gap" and not clip.path.exists() and clip.source.exists():
             _render_gap(clip, project, frames_dir)
 
+    # What is on disk now: a clip left for later (--interval) is neither cached nor listed.
+    for clip in plan.clips:
+        if clip.kind == "interval":
+            if clip.path.exists():
+                reports[clip.interval].clips.append(clip.path.name)
+            else:
+                reports[clip.interval].missing += 1
+                reports[clip.interval].cached = False
+
     # 6. Join the clips into final.mp4 with the song's audio.
     final_path: Path | None = None
     missing = [clip for clip in plan.clips if not clip.path.exists()]
@@ -739,9 +825,11 @@ def _render_locked(
             start_s=plan.first_frame / project.fps,
         )
     else:
+        left = len({c.interval for c in missing})
         plan.warnings.append(
-            f"final.mp4 not built: {len({c.interval for c in missing})} interval(s) are not "
-            "rendered yet; render without --interval to finish the video"
+            f"final.mp4 not built: {wording.count(left, 'interval')} "
+            f"{'is' if left == 1 else 'are'} not rendered yet; render without --interval "
+            "to finish the video"
         )
 
     # 7. The manifest.
@@ -771,6 +859,20 @@ def _render_locked(
     )
     report(RenderProgress(stage="done", frames_done=frames_done, frames_total=frames_total))
     return result
+
+
+def _plan_progress(plan: RenderPlan, todo: list[ClipPlan], frames_total: int) -> RenderProgress:
+    todo_paths = {clip.path for clip in todo}
+    interval_clips = [clip for clip in plan.clips if clip.kind == "interval"]
+    cached = [c for c in interval_clips if c.path not in todo_paths and c.path.exists()]
+    return RenderProgress(
+        stage="plan",
+        frames_total=frames_total,
+        clips_todo=len(todo),
+        clips_cached=len(cached),
+        clip_paths=tuple(clip.path for clip in interval_clips),
+        message=f"{frames_total} frames to make",
+    )
 
 
 def _describe(pipeline: Any) -> dict[str, Any]:

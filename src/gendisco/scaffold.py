@@ -28,15 +28,20 @@ from typing import Literal
 
 import numpy as np
 
+from gendisco import wording
 from gendisco.audio import AudioAnalysis
 from gendisco.errors import AudioError, GendiscoError, ProjectError, UserError
+from gendisco.render import DRAFT_FPS
 
 __all__ = [
     "DEFAULT_BARS",
     "DEFAULT_MODEL",
+    "DRAFT_CPU_START_S",
+    "DRAFT_CPU_S_PER_SONG_MINUTE",
     "Planned",
     "Scaffold",
     "Span",
+    "draft_hint",
     "init_project",
     "plan_kinds",
     "plan_spans",
@@ -47,6 +52,11 @@ DEFAULT_BARS = 8
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEFAULT_SEED = 42
 NO_BEAT_BAR_S = 2.0  # bar length assumed without a beat (4 beats at 120 BPM)
+# Wall time of `render --draft` on a 2-core CPU shared with other work: a fixed start plus a
+# cost per minute of song (benchmarks/draft_speed.py, "Draft renders" in BENCHMARKS.md), for
+# the estimate in the hint. A machine of one's own is faster: these are upper bounds.
+DRAFT_CPU_START_S = 200.0
+DRAFT_CPU_S_PER_SONG_MINUTE = 153.0
 
 Status = Callable[[str], None]
 
@@ -484,6 +494,16 @@ def _render_settings(model: str) -> dict[str, tuple[str, str]]:
     }
 
 
+def draft_hint(project_ref: str, duration_s: float) -> str:
+    """The command for a quick look at the project, and roughly how long it takes."""
+    estimate = wording.duration(DRAFT_CPU_START_S + DRAFT_CPU_S_PER_SONG_MINUTE * duration_s / 60)
+    return (
+        f"gendisco render {shlex.quote(project_ref)} --draft "
+        f"(small frames, {DRAFT_FPS:g} fps, the built-in tiny model; about {estimate} for "
+        "this song on a busy 2-core CPU, kept apart from the real render)"
+    )
+
+
 def render_text(
     planned: Sequence[Planned],
     *,
@@ -517,8 +537,9 @@ def render_text(
         f"section{'s' if len(sections) != 1 else ''} "
         f"(at {', '.join(_clock(t) for t in sections)}).",
         "Interval boundaries sit on detected downbeats: at each section (or tempo) change "
-        f"and every {bars} bars in between. {len(planned)} intervals: "
-        f"{len(planned) - holds} transitions and {holds} holds (short stretches and every "
+        f"and every {bars} bars in between. {wording.count(len(planned), 'interval')}: "
+        f"{wording.count(len(planned) - holds, 'transition')} and "
+        f"{wording.count(holds, 'hold')} (short stretches and every "
         "fourth interval rest on one subject); color, time and style change within a "
         "section, the subject at a section change. Later intervals leave out `from`: each "
         "continues where the last one ended.",
@@ -528,7 +549,7 @@ def render_text(
         if placeholder
         else f"Prompts from {source}: edit freely "
         '(`gendisco preview "a prompt" --seeds 8` picks a seed).',
-        f"Try it first in seconds: gendisco render {quoted} --model tiny",
+        f"A quick look first: {draft_hint(out_ref, analysis.duration_s)}.",
     ]
     for paragraph in about:
         lines += textwrap.wrap(

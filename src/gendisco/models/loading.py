@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import difflib
 import json
-from pathlib import Path
 from typing import Any
 
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny, StableDiffusionXLPipeline
 from diffusers import schedulers as diffusers_schedulers
 
-from gendisco.errors import ModelError, UserError
+from gendisco.errors import UserError
+from gendisco.model_check import locate_model
 from gendisco.models.architectures import BUILTIN_MODELS, RECIPES, build_random
 from gendisco.models.devices import numpy2_quiet, resolve_device, resolve_dtype
 from gendisco.models.sources import (
@@ -19,7 +19,6 @@ from gendisco.models.sources import (
     from_single_file,
     hub_model_index,
     load_taesd,
-    looks_like_path,
     offline_mode,
 )
 
@@ -94,7 +93,8 @@ def load_pipeline(
     Hugging Face repo id, a local diffusers folder or a single `.safetensors` checkpoint.
     `vae`: "default" or "tiny" (TAESD). `scheduler`: a short name from `SCHEDULERS`.
     `compile`: torch.compile the UNet and the VAE decoder (see `_compile`).
-    Raises ModelError (with a way to get the model) when it cannot be found or fetched.
+    Raises ModelError (with a way to get the model) when it cannot be found or fetched, and
+    ModelPathError (a UserError) for a path that does not exist or will not be loaded.
     """
     if vae not in ("default", "tiny"):
         raise UserError(f"unknown vae {vae!r}: use default or tiny")
@@ -112,27 +112,14 @@ def load_pipeline(
     elif model.startswith("random:") or model.startswith("tiny"):
         raise UserError(f"unknown built-in model {model!r}; built-in: {', '.join(BUILTIN_MODELS)}")
     else:
-        if looks_like_path(model):
-            path = Path(model).expanduser().resolve()
-            source = str(path)
-            if not path.exists():
-                raise ModelError(f"model path {path} does not exist")
-            if path.is_file():
-                if path.suffix != ".safetensors":
-                    raise ModelError(
-                        f"{path.name} is not a .safetensors checkpoint; gendisco loads "
-                        "safetensors only (pickled weights can run code when loaded)"
-                    )
-                pipe = from_single_file(path, torch_dtype, offline)
-            else:
-                index_path = path / "model_index.json"
-                if not index_path.is_file():
-                    raise ModelError(
-                        f"folder {path} has no model_index.json, so it is not a diffusers "
-                        "pipeline folder (pass the folder that contains model_index.json)"
-                    )
-                index = json.loads(index_path.read_text(encoding="utf-8"))
-                pipe = from_pretrained(model, source, index, torch_dtype, offline)
+        location = locate_model(model)  # a missing or unloadable path fails here (exit 2)
+        if location.kind == "file":
+            source = str(location.path)
+            pipe = from_single_file(location.path, torch_dtype, offline)
+        elif location.kind == "folder":
+            source = str(location.path)
+            index = json.loads((location.path / "model_index.json").read_text(encoding="utf-8"))
+            pipe = from_pretrained(model, source, index, torch_dtype, offline)
         else:
             source = model
             index = hub_model_index(model, offline)

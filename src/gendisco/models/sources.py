@@ -4,7 +4,6 @@ checkpoints, the TAESD decoders; and one sentence on how to get a model that is 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,10 @@ from typing import Any
 import torch
 from diffusers import AutoencoderTiny, StableDiffusionPipeline, StableDiffusionXLPipeline
 
-from gendisco.errors import ModelError
+from gendisco.errors import ModelError, ModelPathError
 
-TAESD = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
-
-
-def offline_mode() -> bool:
-    """True when the Hugging Face hub must not be contacted (HF_HUB_OFFLINE)."""
-    from huggingface_hub import constants
-
-    env = os.environ.get("HF_HUB_OFFLINE", "").strip().lower()
-    return env in ("1", "true", "yes", "on") or bool(constants.HF_HUB_OFFLINE)
+# re-exported: the loaders ask these, the torch-free checks own them
+from gendisco.model_check import TAESD, download_hint, looks_like_path, offline_mode, offline_reason  # noqa: F401
 
 
 def fetch_error(what: str, model: str, error: BaseException, offline: bool) -> ModelError:
@@ -34,9 +26,8 @@ def fetch_error(what: str, model: str, error: BaseException, offline: bool) -> M
         RepositoryNotFoundError,
     )
 
-    download = f"run `hf download {model}` where the network is reachable"
     if isinstance(error, HFValidationError):
-        return ModelError(
+        return ModelPathError(
             f"{what} '{model}' is neither an existing file or folder nor a valid Hugging Face "
             "repo id (owner/name)"
         )
@@ -46,20 +37,14 @@ def fetch_error(what: str, model: str, error: BaseException, offline: bool) -> M
             f"https://huggingface.co/{model}, then run `hf auth login`"
         )
     if isinstance(error, RepositoryNotFoundError):
-        return ModelError(
+        return ModelPathError(
             f"{what} '{model}' was not found on the Hugging Face Hub (check the spelling; "
             "a private repo needs `hf auth login`)"
         )
-    if offline:
+    if offline or isinstance(error, LocalEntryNotFoundError):
         return ModelError(
-            f"{what} '{model}' is not in the Hugging Face cache and HF_HUB_OFFLINE=1 forbids "
-            f"downloading it; {download}, or unset HF_HUB_OFFLINE"
-        )
-    if isinstance(error, LocalEntryNotFoundError):
-        return ModelError(
-            f"{what} '{model}' is not in the Hugging Face cache and the Hub could not be "
-            f"reached to download it; check the network, or {download} elsewhere and copy "
-            "the cache (HF_HOME)"
+            f"{what} '{model}' is not in the Hugging Face cache and {offline_reason()}; "
+            f"{download_hint(model)}"
         )
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return ModelError(f"could not load {what} '{model}': {first_line}")
@@ -139,8 +124,8 @@ def from_single_file(path: Path, dtype: torch.dtype, offline: bool) -> Any:
         if offline:
             raise ModelError(
                 f"checkpoint {path} needs its architecture's diffusers config, which is not in "
-                "the Hugging Face cache and HF_HUB_OFFLINE=1 forbids downloading it; load it "
-                "once with the network reachable (or convert it to a diffusers folder)"
+                f"the Hugging Face cache and {offline_reason()}; load it once with the network "
+                "reachable (or convert it to a diffusers folder)"
             ) from error
         raise fetch_error("checkpoint", str(path), error, offline) from error
 
@@ -153,12 +138,3 @@ def load_taesd(architecture: str, dtype: torch.dtype, offline: bool) -> Autoenco
         )
     except Exception as error:
         raise fetch_error("tiny VAE", repo, error, offline) from error
-
-
-def looks_like_path(model: str) -> bool:
-    return (
-        model.startswith((".", "/", "~"))
-        or model.endswith((".safetensors", ".ckpt", ".pt", ".bin", ".pth"))
-        or os.sep in model.replace("/", "")
-        or Path(model).expanduser().exists()
-    )
