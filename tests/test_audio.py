@@ -126,6 +126,16 @@ def test_shuffle_is_tracked_on_the_beat_not_on_the_louder_swung_note(bpm: float,
     assert f_measure(song.beats_s, result.beat_times_s) >= 0.9
 
 
+@pytest.mark.parametrize("bpm, seed", [(100, 7001), (98, 7004)])
+def test_samba_is_tracked_on_the_surdo_not_on_the_sixteenth_before_it(bpm: float, seed: int):
+    # shaker and tamborim accent the sixteenth before each beat more than the beat itself;
+    # the surdo (the lowest drum) plays on the beat, and that is where listeners tap
+    song = style_song("samba", 30, bpm=bpm, seed=seed)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert result.tempo_bpm == pytest.approx(bpm, rel=0.03)
+    assert f_measure(song.beats_s, result.beat_times_s) >= 0.85
+
+
 def test_slow_hits_with_nothing_between_stay_slow() -> None:
     # a 70 BPM metronome: doubling it would put every other beat on silence
     song = click_track(70, 20)

@@ -117,7 +117,10 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
 
     # 2. a local tempo path, beats along it, then the metrical level listeners tap
     period = tempo.tempo_path(accent)
-    beat_frames = beat.beat_frames(accent, period) if period is not None else empty.astype(int)
+    if period is None:
+        beat_frames = empty.astype(int)
+    else:
+        beat_frames = beat.beat_frames(accent, period, low=bands[0])
     beats = beat_frames / FPS
     if beats.size < 2:
         return AudioAnalysis(duration_s, 0.0, empty, empty, zeros, times, onset_env, percussive,
