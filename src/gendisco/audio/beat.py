@@ -2,8 +2,10 @@
 
 `track` is Ellis' dynamic-programming tracker (the one behind `librosa.beat.beat_track`)
 with a per-frame, fractional beat period from `tempo.tempo_path`, so beats follow a tempo
-change instead of averaging it. `choose_level` then decides which level of the metrical
-hierarchy is the beat: the tracked pulse, a multiple or a fraction of it.
+change instead of averaging it. `beat_frames` runs the whole step: tracking (on the long
+notes when the song swings), `settle_level` to decide which level of the metrical
+hierarchy is the beat (the tracked pulse, a multiple or a fraction of it), and
+`on_low_hit` to keep beats on the low register rather than on an anticipation.
 """
 
 from __future__ import annotations
@@ -255,7 +257,7 @@ def path_pulses(period: np.ndarray, ratio: float, peak: np.ndarray) -> np.ndarra
 AGREE_FRAMES = 3  # a re-tracked beat within ~70 ms of the chosen pulse is the same beat
 
 
-# Swing -----------------------------------------------------------------------------------
+# Swing ----------------------------------------------------------------------------------
 #
 # Swung eighths are long-short (about 2:1, Friberg and Sundstroem 2002) and the beat starts
 # the long one. In a shuffle the short note is often the loudest, so a tracker may lock
@@ -349,6 +351,8 @@ def even_pulse(pulses: np.ndarray, peak: np.ndarray) -> bool:
     return bool(halves[0] >= SWING_NOTE * halves[1])
 
 
+# Low register ---------------------------------------------------------------------------
+
 SIXTEENTH = SUBDIVISIONS // 4  # a quarter of a beat on the subdivision grid
 
 
@@ -406,7 +410,8 @@ def settle_level(
 ) -> np.ndarray:
     """Beat frames at the level listeners tap.
 
-    First the tracked pulse is checked against cross-rhythms (CROSS_RATIOS): when an even
+    Beats on the short note of swung pairs first move to the long note (`on_long_note`).
+    Then the tracked pulse is checked against cross-rhythms (CROSS_RATIOS): when an even
     pulse at such a tempo scores better, the beats are tracked again there. Then the level
     is chosen among the related ones (`choose_level`); a faster level is tracked again at
     its own period, so its beats sit on the hits (swing, pushes) rather than at exact
@@ -422,13 +427,6 @@ def settle_level(
             if candidate[2] > CROSS_MARGIN * score:
                 beats, period = retracked, period / cross
                 ratio, pulses, score = candidate
-    # levels an octave away are also tracked on their own: halving or doubling beats that
-    # sit on the wrong note (every other swung note, an anticipation) misses the level
-    for octave in (2.0, 0.5):
-        retracked = track(accent, period / octave, swing)
-        if level_score(retracked.astype(float), octave, peak) > score:
-            ratio, pulses = octave, retracked.astype(float)
-            score = level_score(pulses, octave, peak)
     if ratio == 1.0 and np.array_equal(pulses, beats):
         return beats
     retracked = track(accent, period / ratio, swing)
