@@ -210,7 +210,9 @@ def drum_song(
 
     `style`: "rock" (kick 1 and 3, snare 2 and 4, eighth hats), "four" (kick every beat,
     offbeat open hats), "waltz" (3/4: bass on 1, chords on 2 and 3), "samba" (surdo on 2,
-    syncopated sixteenth shaker and tamborim), "funk" (syncopated kicks, sixteenth hats).
+    syncopated sixteenth shaker and tamborim), "funk" (syncopated kicks, sixteenth hats),
+    "shuffle" (a soft kit; bass and chord stabs on the swung eighths, louder than the beat:
+    use with `swing`).
     `swing` delays every second eighth note (0.33 = triplet swing). `intro_s` seconds of
     pads and soft hats at `intro_gain` precede the full band (beats continue through it).
     Every `section_bars` bars the arrangement changes (drums drop out or the chords move),
@@ -277,6 +279,9 @@ def drum_song(
                     _add(drums, snare, b + jitter(), sr, 0.85)
                 for k in (0.25, 0.75):
                     _add(drums, hats[2], b + k * p + jitter(), sr, 0.6)
+            elif style == "shuffle":
+                # soft kit: kick on 1 and 3, brushed snare on 2 and 4
+                _add(drums, kick if pos % 2 == 0 else snare, b + jitter(), sr, 0.3)
             else:
                 raise ValueError(f"unknown style {style!r}")
         if style != "samba" or not full:
@@ -284,7 +289,14 @@ def drum_song(
             if not breakdown or pos % 2 == 0:
                 _add(drums, hats[(pos + 1) % 4], eighth + jitter(), sr, g * 0.6)
         # bass: the root on the bar's first beat, octave jumps on others (not in the intro)
-        if full:
+        if full and style == "shuffle":
+            # a boogie: bass and a chord stab on every swung note, louder than the note on
+            # the beat, as a shuffle's band plays it; only the hats mark the beat itself
+            _add(band, _tone(root, p * 0.5, sr, decay_s=p * 0.4), b, sr, 0.15)
+            _add(band, _tone(root * 2, p * 0.3, sr, decay_s=p * 0.2), eighth, sr, 0.5)
+            for f in chord:
+                _add(band, _tone(f, p * 0.25, sr, decay_s=p * 0.15, harmonics=3), eighth, sr, 0.2)
+        elif full:
             if pos == 0:
                 _add(band, _tone(root, p * 0.9, sr, decay_s=p), b, sr, 0.45)
             elif style == "waltz":

@@ -116,6 +116,26 @@ def test_metrical_level_follows_the_accents_of_a_fast_pulse(pattern: list[str], 
     assert f_measure(song.beats_s[::level], result.beat_times_s) >= 0.95
 
 
+@pytest.mark.parametrize("bpm, seed", [(72, 3), (96, 4), (120, 5)])
+def test_shuffle_is_tracked_on_the_beat_not_on_the_louder_swung_note(bpm: float, seed: int):
+    # a boogie shuffle: bass and chord stabs on every swung eighth (two thirds into the
+    # beat) are louder than anything on the beat; listeners still tap the beat
+    song = drum_song(bpm, 20, style="shuffle", swing=1 / 3, seed=seed)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert result.tempo_bpm == pytest.approx(bpm, rel=0.03)
+    assert f_measure(song.beats_s, result.beat_times_s) >= 0.9
+
+
+@pytest.mark.parametrize("bpm, seed", [(100, 7001), (98, 7004)])
+def test_samba_is_tracked_on_the_surdo_not_on_the_sixteenth_before_it(bpm: float, seed: int):
+    # shaker and tamborim accent the sixteenth before each beat more than the beat itself;
+    # the surdo (the lowest drum) plays on the beat, and that is where listeners tap
+    song = style_song("samba", 30, bpm=bpm, seed=seed)
+    result = audio.analyze_samples(song.y, song.sr)
+    assert result.tempo_bpm == pytest.approx(bpm, rel=0.03)
+    assert f_measure(song.beats_s, result.beat_times_s) >= 0.85
+
+
 def test_slow_hits_with_nothing_between_stay_slow() -> None:
     # a 70 BPM metronome: doubling it would put every other beat on silence
     song = click_track(70, 20)
@@ -179,6 +199,19 @@ def test_waltz_downbeats_are_every_third_beat() -> None:
 def test_rock_downbeats_are_on_the_bar() -> None:
     song = drum_song(120, 20, seed=1)
     result = audio.analyze_samples(song.y, song.sr)
+    assert mir_eval.beat.f_measure(song.downbeats_s, result.downbeat_times_s) >= 0.8
+
+
+@pytest.mark.parametrize(
+    "bpm, pattern, seed",
+    [(100, ["kick", "snare", "hat", "snare"], 1), (110, ["kick", "hat", "snare", "hat"], 4)],
+)
+def test_downbeats_follow_the_drums_when_no_chord_changes(bpm, pattern, seed) -> None:
+    # drums only, so no harmony marks the bar: the kick on 1 and the snare on 2 and 4 do
+    song = pulse_song(bpm, 20, pattern, seed=seed)
+    result = audio.analyze_samples(song.y, song.sr)
+    between = np.diff(np.searchsorted(result.beat_times_s, result.downbeat_times_s))
+    assert np.median(between) == 4
     assert mir_eval.beat.f_measure(song.downbeats_s, result.downbeat_times_s) >= 0.8
 
 

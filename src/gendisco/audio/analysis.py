@@ -110,15 +110,17 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
     mel = spectrum.mel_power(power)
     log_mel = spectrum.power_to_db(mel)
     onset_env = onset.spectral_flux(log_mel)
-    bands = onset.band_flux(log_mel)
+    loudness = onset.compressed(mel)
+    bands = onset.band_flux(loudness)
     accent = onset.beat_accent(bands)
     percussive = onset.spectral_flux(spectrum.power_to_db(mel * spectrum.percussive_mask(mel)))
 
     # 2. a local tempo path, beats along it, then the metrical level listeners tap
     period = tempo.tempo_path(accent)
-    beat_frames = beat.track(accent, period) if period is not None else empty.astype(int)
-    if beat_frames.size >= 2:
-        beat_frames = beat.settle_level(beat_frames, accent, period)
+    if period is None:
+        beat_frames = empty.astype(int)
+    else:
+        beat_frames = beat.beat_frames(accent, period, low=bands[0])
     beats = beat_frames / FPS
     if beats.size < 2:
         return AudioAnalysis(duration_s, 0.0, empty, empty, zeros, times, onset_env, percussive,
@@ -128,9 +130,9 @@ def analyze_samples(y: np.ndarray, sr: int = SR) -> AudioAnalysis:
     span = min(4, beats.size - 1)
     tempo_bpm = float(60.0 * span / np.median(beats[span:] - beats[:-span]))
 
-    # 4. downbeats and sections from beat-synchronous bass onsets and harmony
+    # 4. downbeats from harmony, bass notes, kick/bass and snare/chord onsets; sections
     chroma = spectrum.chroma(power)
-    bar_starts, _ = downbeat.downbeats(beat_frames, chroma)
+    bar_starts, _ = downbeat.downbeats(beat_frames, chroma, loudness, bands)
     downbeats = beats[bar_starts].astype(np.float64)
     sections = segment.sections(beat_frames, log_mel, chroma, duration_s, downbeats)
     return AudioAnalysis(

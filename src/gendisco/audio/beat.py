@@ -2,8 +2,10 @@
 
 `track` is Ellis' dynamic-programming tracker (the one behind `librosa.beat.beat_track`)
 with a per-frame, fractional beat period from `tempo.tempo_path`, so beats follow a tempo
-change instead of averaging it. `choose_level` then decides which level of the metrical
-hierarchy is the beat: the tracked pulse, a multiple or a fraction of it.
+change instead of averaging it. `beat_frames` runs the whole step: tracking (on the long
+notes when the song swings), `settle_level` to decide which level of the metrical
+hierarchy is the beat (the tracked pulse, a multiple or a fraction of it), and
+`on_low_hit` to keep beats on the low register rather than on an anticipation.
 """
 
 from __future__ import annotations
@@ -22,8 +24,37 @@ def _smoothed(accent: np.ndarray) -> np.ndarray:
     return np.convolve(accent / accent.std(), kernel, "same")
 
 
-def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
-    """Beat frames (int, sorted) following `period` (frames per beat, one per frame).
+SWING_WEIGHT = 0.5  # see _long_short
+
+
+def _long_short(local: np.ndarray, period: np.ndarray) -> np.ndarray:
+    """Beat scores that tell the long from the short note of swung pairs.
+
+    A beat starts the long note: the hit after it comes two thirds of a beat later, the
+    one before it a third of a beat earlier; a short note has them the other way round.
+    Adding half the onsets at the first two places and subtracting half at the other two,
+    by at most the hit itself, makes a beat worth its hit plus its swung note and a short
+    note its hit minus the beat; for straight subdivisions (symmetric about the half) the
+    terms cancel.
+    """
+    import scipy.ndimage
+
+    near = scipy.ndimage.maximum_filter1d(local, size=5, mode="nearest")  # swing ratios vary
+    frames = np.arange(local.size)
+
+    def at(offset: np.ndarray) -> np.ndarray:
+        return np.interp(frames + offset, frames, near, left=0.0, right=0.0)
+
+    swing = at(2 * period / 3) + at(-period / 3) - at(period / 3) - at(-2 * period / 3)
+    # only a hit can gain or lose: a third of a beat after a plain beat, the terms would
+    # find the beats and score a silence as a swung downbeat
+    strength = np.maximum(local, 0.0)
+    return local + np.clip(SWING_WEIGHT * swing, -strength, strength)
+
+
+def track(accent: np.ndarray, period: np.ndarray, swing: bool = False) -> np.ndarray:
+    """Beat frames (int, sorted) following `period` (frames per beat, one per frame);
+    with `swing`, beats go on the long note of swung pairs (see _long_short).
 
     Beats in leading and trailing silence are dropped.
     """
@@ -32,6 +63,7 @@ def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=int)
     period = np.interp(np.arange(n), np.arange(period.size), period)
     local = _smoothed(accent)
+    beat_score = _long_short(local, period) if swing else local
     cumscore = np.zeros(n)
     backlink = np.full(n, -1)
     threshold = 0.01 * local.max()
@@ -40,12 +72,12 @@ def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
         p = period[t]
         lo, hi = int(round(t - 2 * p)), int(round(t - p / 2))
         if hi < 0:
-            cumscore[t] = local[t]
+            cumscore[t] = beat_score[t]
             continue
         prev = np.arange(max(lo, 0), hi + 1)
         cand = cumscore[prev] - TIGHTNESS * np.log((t - prev) / p) ** 2
         best = int(np.argmax(cand))
-        cumscore[t] = local[t] + cand[best]
+        cumscore[t] = beat_score[t] + cand[best]
         # beats must not be carried through the silence before the first onset
         if first_beat and local[t] < threshold:
             backlink[t] = -1
@@ -59,10 +91,26 @@ def track(accent: np.ndarray, period: np.ndarray) -> np.ndarray:
     if peaks.size == 0:
         return np.zeros(0, dtype=int)
     good = peaks[cumscore[peaks] >= 0.5 * np.median(cumscore[peaks])]
-    beats = [int(good[-1])]
+    beats = _backtrack(int(good[-1]), backlink)
+    # The cumulative score grows with time, so a frame past the last hit, where nothing is
+    # played, can still be the last peak; beats are then squeezed towards it. The last beat
+    # must be a hit about as strong as the beats just before it.
+    recent = local[beats[-END_CONTEXT - 1 : -1]] if beats.size > 1 else local[beats]
+    strong = good[local[good] >= END_STRENGTH * np.median(recent)]
+    if strong.size and strong[-1] != beats[-1]:
+        beats = _backtrack(int(strong[-1]), backlink)
+    return _trim(beats, local)
+
+
+END_STRENGTH = 0.5  # the last beat's accent, relative to the median accent of the beats before
+END_CONTEXT = 8  # beats before the last: a quiet ending is compared with itself, not the chorus
+
+
+def _backtrack(last: int, backlink: np.ndarray) -> np.ndarray:
+    beats = [last]
     while backlink[beats[-1]] >= 0:
         beats.append(int(backlink[beats[-1]]))
-    return _trim(np.asarray(beats[::-1]), local)
+    return np.asarray(beats[::-1])
 
 
 def _trim(beats: np.ndarray, local: np.ndarray) -> np.ndarray:
@@ -209,27 +257,179 @@ def path_pulses(period: np.ndarray, ratio: float, peak: np.ndarray) -> np.ndarra
 AGREE_FRAMES = 3  # a re-tracked beat within ~70 ms of the chosen pulse is the same beat
 
 
-def settle_level(beats: np.ndarray, accent: np.ndarray, period: np.ndarray) -> np.ndarray:
+# Swing ----------------------------------------------------------------------------------
+#
+# Swung eighths are long-short (about 2:1, Friberg and Sundstroem 2002) and the beat starts
+# the long one. In a shuffle the short note is often the loudest, so a tracker may lock
+# onto it; from there the next hit comes after a third of a beat instead of two thirds.
+
+SUBDIVISIONS = 12  # positions per beat interval: halves, thirds and quarters all fall on it
+SHORT, STRAIGHT, LONG = slice(3, 6), 6, slice(7, 10)  # a third, a half, two thirds in
+SWING_Z = 3.0  # consistency (paired z over the beats) a difference must reach to count
+# a swung note is a hit of its own: at least a quarter of the beat's accent (-12 dB), not
+# the rising edge of the next beat
+SWING_NOTE = 0.25
+
+
+def subdivision_profile(beats: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Accent at SUBDIVISIONS evenly spaced points of each beat interval, shape
+    (beats - 1, SUBDIVISIONS)."""
+    beats = beats.astype(float)
+    steps = beats[:-1, None] + np.diff(beats)[:, None] * (np.arange(SUBDIVISIONS) / SUBDIVISIONS)
+    return peak[np.clip(np.round(steps).astype(int), 0, peak.size - 1)]
+
+
+def _consistent(difference: np.ndarray) -> bool:
+    spread = difference.std() / np.sqrt(difference.size) + 1e-12
+    return bool(difference.mean() / spread >= SWING_Z)
+
+
+def _a_hit(note: np.ndarray, profile: np.ndarray) -> bool:
+    return bool(note.mean() >= SWING_NOTE * profile[:, 0].mean())
+
+
+def on_long_note(beats: np.ndarray, peak: np.ndarray) -> np.ndarray:
+    """Beat frames moved from the short to the long note of swung pairs.
+
+    Beats whose strongest subdivision consistently comes a third of a beat later, with
+    nothing at two thirds and at the half, sit on the short note: each moves to that
+    subdivision. Anything else (straight, swung from the beat, triplets) is left alone.
+    """
+    if beats.size < 8:
+        return beats
+    profile = subdivision_profile(beats, peak)
+    short = profile[:, SHORT].max(axis=1)
+    if not (_a_hit(short, profile)
+            and _consistent(short - profile[:, LONG].max(axis=1))
+            and _consistent(short - profile[:, STRAIGHT])):  # fmt: skip
+        return beats
+    where = (SHORT.start + int(np.argmax(profile[:, SHORT].mean(axis=0)))) / SUBDIVISIONS
+    interval = np.diff(beats.astype(float))
+    moved = beats[:-1] + where * interval
+    before = moved[0] - interval[0]
+    moved = np.concatenate([[before] if before >= 0 else [], moved])
+    return np.unique(np.round(moved).astype(int))
+
+
+def swung(pulses: np.ndarray, peak: np.ndarray) -> bool:
+    """Whether each interval of `pulses` is consistently divided long-short: a hit about
+    two thirds in, stronger than anything a third in or at the half."""
+    if pulses.size < 8:
+        return False
+    profile = subdivision_profile(pulses, peak)
+    long = profile[:, LONG].max(axis=1)
+    return (_a_hit(long, profile)
+            and _consistent(long - profile[:, SHORT].max(axis=1))
+            and _consistent(long - profile[:, STRAIGHT]))  # fmt: skip
+
+
+def swung_song(beats: np.ndarray, peak: np.ndarray) -> bool:
+    """Whether the beat intervals are divided unevenly in thirds, whichever note the beats
+    are on: one third position consistently stronger than the other and than the half.
+    Straight eighths fill the half, triplets both thirds; only swing fills one third."""
+    if beats.size < 8:
+        return False
+    profile = subdivision_profile(beats, peak)
+    thirds = np.abs(profile[:, SHORT].max(axis=1) - profile[:, LONG].max(axis=1))
+    return _a_hit(thirds, profile) and _consistent(thirds - profile[:, STRAIGHT])
+
+
+def even_pulse(pulses: np.ndarray, peak: np.ndarray) -> bool:
+    """Whether `pulses` are an even pulse with a hit on every one: their intervals do not
+    consistently alternate long and short (a pulse through beats and swung notes), and
+    every other pulse is not (nearly) empty (a pulse through swung notes and the silences
+    half a beat after them)."""
+    interval = np.diff(pulses.astype(float))
+    pairs = interval.size // 2
+    if pairs < 4:
+        return False
+    difference = interval[0 : 2 * pairs : 2] - interval[1 : 2 * pairs : 2]
+    if _consistent(difference * np.sign(difference.mean())):
+        return False
+    accents = peak[np.clip(pulses, 0, peak.size - 1)]
+    halves = sorted((accents[0::2].mean(), accents[1::2].mean()))
+    return bool(halves[0] >= SWING_NOTE * halves[1])
+
+
+# Low register ---------------------------------------------------------------------------
+
+SIXTEENTH = SUBDIVISIONS // 4  # a quarter of a beat on the subdivision grid
+
+
+def on_low_hit(beats: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Beat frames moved a sixteenth later when the low register (kick, bass, surdo)
+    consistently hits there rather than on them: the beats sit on anticipations (the
+    accented sixteenth before a samba's surdo), and low sounds carry the beat (Hove et al.
+    2014; Lenc et al. 2018). `low` is `accent_peaks` of the lowest onset band."""
+    if beats.size < 8:
+        return beats
+    profile = subdivision_profile(beats, low)
+    after = profile[:, SIXTEENTH]
+    # summed over pairs of beats: drum patterns alternate strong and weak beats (a samba's
+    # surdo, a bass note on every other anticipation), so single beats may disagree
+    pairs = profile.shape[0] // 2
+
+    def paired(x: np.ndarray) -> np.ndarray:
+        return x[: 2 * pairs : 2] + x[1 : 2 * pairs : 2]
+
+    if not (_a_hit(after, profile)
+            and _consistent(paired(after - profile[:, 0]))
+            and _consistent(paired(after - profile[:, STRAIGHT]))):  # fmt: skip
+        return beats
+    interval = np.diff(beats.astype(float))
+    moved = beats + np.concatenate([interval, interval[-1:]]) * (SIXTEENTH / SUBDIVISIONS)
+    return np.unique(np.minimum(np.round(moved).astype(int), low.size - 1))
+
+
+def beat_frames(accent: np.ndarray, period: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Beat frames at the level listeners tap: tracked along the tempo path, then
+    `settle_level`, then moved onto the low hits (`on_low_hit`, `low` the lowest onset
+    band). In a swung song beats are tracked on the long notes, a pulse whose eighths are
+    swung is the beat (swing is felt against the beat), and an even pulse at twice its
+    speed competes with it, as a tracker may lock onto every other swung note."""
+    beats = track(accent, period)
+    if beats.size < 2:
+        return beats
+    peak = accent_peaks(accent)
+    if not swung_song(beats, peak):
+        return on_low_hit(settle_level(beats, accent, period), accent_peaks(low))
+    beats = track(accent, period, swing=True)
+    if beats.size < 2:
+        return beats
+    here = beats if swung(beats, peak) else settle_level(beats, accent, period, swing=True)
+    faster = track(accent, period / 2, swing=True)
+    if even_pulse(faster, peak) and level_score(faster.astype(float), 1.0, peak) > level_score(
+        here.astype(float), 1.0, peak
+    ):
+        here = faster
+    return on_low_hit(here, accent_peaks(low))
+
+
+def settle_level(
+    beats: np.ndarray, accent: np.ndarray, period: np.ndarray, swing: bool = False
+) -> np.ndarray:
     """Beat frames at the level listeners tap.
 
-    First the tracked pulse is checked against cross-rhythms (CROSS_RATIOS): when an even
+    Beats on the short note of swung pairs first move to the long note (`on_long_note`).
+    Then the tracked pulse is checked against cross-rhythms (CROSS_RATIOS): when an even
     pulse at such a tempo scores better, the beats are tracked again there. Then the level
     is chosen among the related ones (`choose_level`); a faster level is tracked again at
     its own period, so its beats sit on the hits (swing, pushes) rather than at exact
     fractions, and those beats are kept where they agree with the chosen pulse.
     """
     peak = accent_peaks(accent)
+    beats = on_long_note(beats, peak)
     ratio, pulses, score = choose_level(beats, peak)
     for cross in CROSS_RATIOS:
         if level_score(path_pulses(period, cross, peak), cross, peak) > score:
-            retracked = track(accent, period / cross)
+            retracked = track(accent, period / cross, swing)
             candidate = choose_level(retracked, peak)
             if candidate[2] > CROSS_MARGIN * score:
                 beats, period = retracked, period / cross
                 ratio, pulses, score = candidate
     if ratio == 1.0 and np.array_equal(pulses, beats):
         return beats
-    retracked = track(accent, period / ratio)
+    retracked = track(accent, period / ratio, swing)
     if retracked.size:
         distance = np.abs(pulses[:, None] - retracked[None, :]).min(axis=1)
         if np.mean(distance <= AGREE_FRAMES) >= 0.8:
