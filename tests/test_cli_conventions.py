@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from gendisco import wording
@@ -134,3 +135,19 @@ def test_make_demo_installs_only_what_the_demo_needs(tmp_path):
     assert "gendisco render projects/demo/demo.yaml" in demo
     test = make_dry_run("test", tmp_path / "venv")
     assert '-e ".[dev,ray' in test and "pytest" in test
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, typer.Abort])
+def test_ctrl_c_outside_a_command_exits_130(monkeypatch, capsys, stop):
+    # Ctrl-C while the options are parsed or while Ray shuts down reaches main() itself
+    from gendisco import cli
+
+    def interrupted(**kwargs):
+        raise stop()
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    monkeypatch.setattr(sys, "argv", ["gendisco", "render", "p.yaml"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 130
+    assert "Traceback" not in capsys.readouterr().err

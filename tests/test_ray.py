@@ -225,3 +225,130 @@ def test_asking_for_cuda_on_a_cluster_without_gpus_is_a_user_error():
 
     with pytest.raises(UserError, match="--device cuda: the Ray cluster has no GPUs"):
         task_resources(FakeCluster(CPU=8), "cuda")
+
+
+# --- failures and interruptions --------------------------------------------------------------
+
+
+def test_a_failure_says_how_often_the_clip_was_tried_only_when_it_was_retried():
+    from types import SimpleNamespace
+
+    from gendisco.distributed import failure_line
+
+    clip = SimpleNamespace(interval=2, first_frame=256, frame_count=480)
+    assert failure_line(clip, "its worker process died", 3) == (
+        "interval 2, frames 256-735: failed on Ray after 3 tries: its worker process died; "
+        "finished clips are kept, run the render again to retry"
+    )
+    once = failure_line(clip, "ValueError: bad frame", 1)
+    assert once.startswith("interval 2, frames 256-735: failed on Ray: ValueError: bad frame;")
+    assert "tries" not in once and "tries" not in failure_line(clip, "?", 0)
+
+
+@needs_ray
+def test_a_clip_that_fails_every_try_stops_with_one_line_naming_the_tries(tmp_path, song):
+    # a model folder every worker fails to load (a pipeline type gendisco does not run):
+    # the driver only checks that it exists, and Ray retries a model error like a lost worker
+    model = tmp_path / "unsupported-model"
+    model.mkdir()
+    (model / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
+    hold = {"start": 0.0, "end": 1.0, "hold": {"prompt": "a mirror disco ball", "seed": 3}}
+    project = write_project(tmp_path, song, [hold], fps=FPS, model=str(model))
+
+    done = run_cli("render", str(project), "--ray", "--quiet", env=cli_env(tmp_path))
+
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: interval 0, frames 0-{FPS - 1}: failed on Ray after 3 tries: model "
+        f"'{model}' is a FluxPipeline; gendisco runs Stable Diffusion 1.x/2.x, SD-Turbo, SDXL "
+        "and SDXL-Turbo pipelines; finished clips are kept, run the render again to retry"
+    ], done.stderr
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (Ray's own processes and its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def running(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":  # a zombie has exited; only its parent has yet to reap it
+            alive.add(pid)
+    return alive
+
+
+def ctrl_c(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGINT)  # a terminal signals the whole foreground group
+
+
+def polite_kill(process: subprocess.Popen) -> None:
+    os.kill(process.pid, signal.SIGTERM)  # `kill PID`; ray.init would make it exit at once
+
+
+@needs_ray
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds Ray's processes through /proc")
+@pytest.mark.parametrize("stop", [ctrl_c, polite_kill])
+def test_ctrl_c_keeps_finished_clips_stops_the_workers_and_a_rerun_resumes(tmp_path, song, stop):
+    project = write_project(tmp_path, song, INTERVALS, fps=FPS)
+    clips = tmp_path / "out" / "clips"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gendisco", "render", str(project), "--ray", "--quiet"],
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+    ray_processes: set[int] = set()
+    finished: list[Path] = []
+    deadline = time.monotonic() + 240
+    while process.poll() is None and time.monotonic() < deadline:
+        ray_processes |= descendants(process.pid)
+        finished = sorted(clips.glob("*.mp4"))
+        if finished and set(render_task_pids()) & ray_processes:  # one done, more rendering
+            break
+        time.sleep(0.1)
+    assert finished, "no clip was finished while others were still rendering"
+    kept = {path.name: path.stat().st_mtime_ns for path in finished}
+
+    stop(process)
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted:" in stderr and "again to resume" in stderr, stderr
+    assert {path.name for path in clips.iterdir()} >= set(kept)
+    assert all(path.suffix == ".mp4" for path in clips.iterdir())  # no partial file left
+    deadline = time.monotonic() + 30
+    while running(ray_processes) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running(ray_processes), "Ray processes outlived the interrupted render"
+
+    again = run_cli("render", str(project), "--ray", "--json", env=cli_env(tmp_path))
+    assert again.returncode == 0, again.stderr
+    rendered = sum(interval["end"] - interval["start"] for interval in INTERVALS) * FPS
+    assert 0 < json.loads(again.stdout)["frames_rendered"] < rendered
+    for name, mtime in kept.items():  # the finished clips were used, not made again
+        assert (clips / name).stat().st_mtime_ns == mtime

@@ -1114,6 +1114,6 @@ def main() -> None:
     except click.exceptions.ClickException as error:
         stderr.print(f"error: {error.format_message()}", markup=False)
         sys.exit(error.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):  # Ctrl-C during parsing or teardown
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C during parsing or teardown
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

@@ -14,8 +14,10 @@ and resume work exactly as on one machine. Stitching and muxing stay on the driv
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,8 +31,9 @@ from gendisco.render import PipelineSpec, render_clip
 from gendisco.video import write_file_atomically
 
 LOCAL = "local"
-# Ray retries a task whose worker died (killed, lost node) or that ran out of memory this
-# many times before the render stops.
+# Ray retries a task whose worker died (killed, lost node) and one that failed to load its
+# model this many times before the render stops; any other exception in a task is not
+# retried (it would fail the same way again).
 MAX_RETRIES = 2
 INSTALL_HINT = "pip install 'gendisco[ray]'"
 
@@ -78,12 +81,15 @@ def render_clip_task(
     clip, project: Project, spec: PipelineSpec, batch_size: int | None, progress
 ) -> ClipResult:
     """Runs on a worker: render one clip and return its encoded bytes."""
+    import ray
+
     from gendisco.models import describe_pipeline
 
     started = time.perf_counter()
+    # counted before anything can fail, so that a failure can say how often it was tried
+    ray.get(progress.begin.remote(clip.key))
     _use_assigned_cpus()
     pipe = _pipeline(spec)
-    progress.restart.remote(clip.key)  # a retried clip counts its frames from zero again
     with tempfile.TemporaryDirectory(prefix="gendisco-clip-") as folder:
         local = replace(clip, path=Path(folder) / clip.path.name)
         render_clip(
@@ -104,13 +110,20 @@ def render_clip_task(
 
 
 class FrameCounter:
-    """A Ray actor: frames done per clip, reported by the workers batch by batch."""
+    """A Ray actor: frames done per clip, reported by the workers batch by batch, and how
+    many times each clip was started (Ray retries a clip whose worker died)."""
 
     def __init__(self) -> None:
         self.done: dict[str, int] = {}
+        self.started: dict[str, int] = {}
 
-    def restart(self, key: str) -> None:
+    def begin(self, key: str) -> None:
+        """A try of the clip starts: its frames count from zero again."""
         self.done[key] = 0
+        self.started[key] = self.started.get(key, 0) + 1
+
+    def tries(self, key: str) -> int:
+        return self.started.get(key, 0)
 
     def add(self, key: str, count: int) -> None:
         self.done[key] = self.done.get(key, 0) + count
@@ -127,6 +140,10 @@ def connect(ray: Any, address: str) -> bool:
     if ray.is_initialized():
         return False
     quiet = dict(log_to_driver=False, logging_level="ERROR")
+    # ray.init makes SIGTERM exit the process at once; the caller's handler (the CLI stops
+    # the render as on Ctrl-C: partial files removed, clips kept) stays in charge
+    main_thread = threading.current_thread() is threading.main_thread()
+    on_sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
     try:
         with warnings.catch_warnings():  # Ray Client warns before it raises: one line is enough
             warnings.simplefilter("ignore")
@@ -137,6 +154,9 @@ def connect(ray: Any, address: str) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot reach the Ray cluster at {address!r}: {reason}") from None
+    finally:
+        if on_sigterm is not None:
+            signal.signal(signal.SIGTERM, on_sigterm)
     return address == LOCAL
 
 
@@ -153,6 +173,26 @@ def task_resources(ray: Any, device: str | None) -> tuple[dict[str, float], str 
     if device is not None and device.startswith("cuda"):
         raise UserError(f"--device {device}: the Ray cluster has no GPUs")
     return {"num_cpus": 1}, device or "cpu"
+
+
+def failure_line(clip: Any, reason: str, tries: int) -> str:
+    """What the user reads when a clip failed on Ray; the tries are said when there were
+    more than one (a worker that died, a model that failed to load: Ray retried them)."""
+    last = clip.first_frame + clip.frame_count - 1
+    how = f"after {tries} tries" if tries > 1 else ""
+    return (
+        f"interval {clip.interval}, frames {clip.first_frame}-{last}: failed on Ray"
+        f"{' ' + how if how else ''}: {reason}; finished clips are kept, run the render "
+        "again to retry"
+    )
+
+
+def _tries(ray: Any, counter: Any, key: str) -> int:
+    """How many times the clip was started on a worker (0 when that cannot be told)."""
+    try:
+        return int(ray.get(counter.tries.remote(key), timeout=10))
+    except Exception:  # the counter's own worker is gone: say nothing about tries
+        return 0
 
 
 def _failure_reason(ray: Any, error: BaseException) -> str:
@@ -209,12 +249,9 @@ def render_on_ray(
                 try:
                     result: ClipResult = ray.get(ref)
                 except ray.exceptions.RayError as error:
-                    last = clip.first_frame + clip.frame_count - 1
-                    raise RenderError(
-                        f"interval {clip.interval}, frames {clip.first_frame}-{last}: failed on "
-                        f"Ray after {MAX_RETRIES + 1} tries ({_failure_reason(ray, error)}); "
-                        "finished clips are kept, run the render again to retry"
-                    ) from None
+                    reason = _failure_reason(ray, error)
+                    tries = _tries(ray, counter, clip.key)
+                    raise RenderError(failure_line(clip, reason, tries)) from None
                 write_file_atomically(clip.path, result.data)
                 pipeline = result.pipeline
                 on_clip_done(clip, result)
