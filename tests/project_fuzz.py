@@ -88,6 +88,7 @@ NUMBERS: list[Any] = [
     "99:99",
     "1:00:00:00",
 ]
+TIMES: list[Any] = [1.0e308, 86401, -1, float("nan"), 10**400, "9" * 400 + ":00", "1:75", "1e400"]
 PATHS: list[Any] = [
     "x" * 300 + ".wav",
     ("d" * 250 + "/") * 20 + "song.wav",
@@ -104,10 +105,8 @@ PATHS: list[Any] = [
 ]
 TARGETED = {
     **dict.fromkeys(["song", "output", "model"], PATHS),
-    **dict.fromkeys(
-        ["start", "end", "fps", "width", "seed", "steps", "guidance", "pulse", "zoom", "crf"],
-        NUMBERS,
-    ),
+    **dict.fromkeys(["fps", "width", "seed", "steps", "guidance", "pulse", "zoom", "crf"], NUMBERS),
+    **dict.fromkeys(["start", "end"], TIMES),
 }
 
 NASTY: list[Any] = [
