@@ -2,7 +2,9 @@
 
 Tests queue canned replies (a chat completion, an error status, a slow or malformed answer)
 and read back every request the client sent, headers included, so they exercise the same
-HTTP path a user's OpenAI account or local Ollama/vLLM server would.
+HTTP path a user's OpenAI account or local Ollama/vLLM server would. Replies can be written
+the way local models answer (`fenced` JSON, a `listed` reply of numbered or bulleted items),
+and `LLMServer(json_mode=False)` refuses requests for JSON mode with a 400, as LM Studio does.
 
     with LLMServer() as server:
         server.queue(chat('{"subjects": ["a disco ball"]}'))
@@ -68,15 +70,42 @@ def error(status: int, message: str, *, code: str | None = None) -> Reply:
     return Reply(status, json.dumps(body).encode(), headers)
 
 
+def fenced(value: Any, *, language: str = "json") -> Reply:
+    """JSON in a markdown code fence, between a sentence before and after."""
+    text = json.dumps(value, indent=2)
+    return chat(f"Here is the JSON you asked for:\n```{language}\n{text}\n```\nHope this helps!")
+
+
+def listed(items: list[str], *, style: str = "numbered") -> Reply:
+    """A plain-text list as a chatty model writes it: `numbered` (`1. **item**`, between
+    a preface and a closing remark), `bulleted` (mixed `-`, `*`, `•`) or `lines` (one per
+    line, nothing else)."""
+    if style == "numbered":
+        body = [
+            f"{i + 1}. **{item}**" if i == 1 else f"{i + 1}. {item}" for i, item in enumerate(items)
+        ]
+        return chat("Sure! Here are some ideas:\n\n" + "\n".join(body) + "\n\nLet me know!")
+    if style == "bulleted":
+        marks = ["-", "*", "•"]
+        return chat("\n".join(f"{marks[i % 3]} {item}" for i, item in enumerate(items)))
+    assert style == "lines", style
+    return chat("\n".join(items))
+
+
 def raw(body: bytes, *, status: int = 200, content_type: str = "application/json") -> Reply:
     """A body sent as is, e.g. broken JSON."""
     return Reply(status, body, {"content-type": content_type})
 
 
 class LLMServer:
-    """Serves queued replies in order; once the queue is empty the last reply repeats."""
+    """Serves queued replies in order; once the queue is empty the last reply repeats.
 
-    def __init__(self) -> None:
+    `json_mode=False`: a request with `response_format` gets a 400 (and uses up no queued
+    reply), like a server without JSON mode.
+    """
+
+    def __init__(self, *, json_mode: bool = True) -> None:
+        self.json_mode = json_mode
         self.requests: list[Request] = []
         self._replies: deque[Reply] = deque()
         self._last: Reply = error(500, "no reply queued")
@@ -121,6 +150,8 @@ class LLMServer:
     def _record(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
+            if not self.json_mode and "response_format" in (request.json or {}):
+                return error(400, "'response_format.type' must be 'json_schema' or 'text'")
             if self._replies:
                 self._last = self._replies.popleft()
             return self._last

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from gendisco import brainstorm as bs
 from gendisco.cli import app
-from llm_server import LLMServer, chat, closed_port_url, error, raw
+from llm_server import LLMServer, Reply, chat, closed_port_url, error, fenced, listed, raw
 
 KEY = "sk-test-Zq8rT3xLm0Vb7Wc2Nd5Yh1"
 ENV_VARS = (
@@ -162,6 +162,176 @@ def test_a_malformed_reply_is_asked_for_again(server: LLMServer) -> None:
     retry = server.chat_requests[1].json["messages"]
     assert "not JSON" in retry[-1]["content"]
     assert len(ideas.prompts) == 3
+
+
+# 1b. Replies as local models write them, at every stage ----------------------------------------
+
+SHAPES = ["json", "fenced", "prose", "numbered", "bulleted", "lines"]
+SUBJECT_TEXTS = SUBJECTS["subjects"]
+PROMPT_TEXTS = [p["prompt"] for p in PROMPTS["prompts"]]
+VARIATIONS = ["a mirrored disco ball, close-up", "a glittering disco ball in close-up"]
+
+
+def shaped(shape: str, key: str, items: list[str]) -> Reply:
+    """`items` as one reply of the given shape (JSON ones under `key`)."""
+    if shape == "json":
+        return chat(as_json({key: items}))
+    if shape == "fenced":
+        return fenced({key: items})
+    if shape == "prose":
+        return chat(f"Sure! Here you go: {as_json({key: items})} Enjoy.")
+    return listed(items, style=shape)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_chain_accepts_each_reply_shape_at_both_stages(server: LLMServer, shape: str) -> None:
+    if shape in ("numbered", "bulleted", "lines"):  # a list names the subject it expands
+        prompts = [f"{s}: {p}" if i % 2 else p for i, (s, p) in enumerate(PROMPTS_BY_SUBJECT)]
+    else:
+        prompts = PROMPT_TEXTS
+    server.queue(shaped(shape, "subjects", SUBJECT_TEXTS), shaped(shape, "prompts", prompts))
+
+    result = invoke(["summer", "--count", "3", "--base-url", server.url])
+
+    assert result.exit_code == 0, result.stderr
+    holds = [i["hold"]["prompt"] for i in yaml.safe_load(result.stdout)["intervals"]]
+    assert holds == PROMPT_TEXTS
+    for subject in SUBJECT_TEXTS:  # each prompt's subject, as a comment above it
+        assert f"  # {subject}\n" in result.stdout
+    assert len(server.chat_requests) == 2  # nothing was asked twice
+
+
+PROMPTS_BY_SUBJECT = list(zip(SUBJECT_TEXTS, PROMPT_TEXTS, strict=True))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_transitions_accept_each_reply_shape(server: LLMServer, shape: str) -> None:
+    if shape in ("json", "fenced", "prose"):
+        reply = {"json": chat(as_json(ENDS)), "fenced": fenced(ENDS)}.get(shape) or chat(
+            f"Of course. {as_json(ENDS)}"
+        )
+    else:
+        labels = ["Color", "time", "**Subject**", "Style transition"]
+        lines = [f"{label}: {ENDS[kind]}" for label, kind in zip(labels, ENDS, strict=True)]
+        reply = listed(lines, style=shape)
+    server.queue(reply)
+
+    result = invoke(["--transitions", "a city skyline at dusk", "--base-url", server.url])
+
+    assert result.exit_code == 0, result.stderr
+    intervals = yaml.safe_load(result.stdout)["intervals"]
+    assert {i["transition"]: i["to"]["prompt"] for i in intervals} == ENDS
+
+
+def test_four_unlabelled_end_prompts_are_taken_in_the_order_asked(server: LLMServer) -> None:
+    server.queue(listed(list(ENDS.values()), style="lines"))
+    result = invoke(["--transitions", "a city skyline at dusk", "--base-url", server.url])
+    assert result.exit_code == 0, result.stderr
+    intervals = yaml.safe_load(result.stdout)["intervals"]
+    assert {i["transition"]: i["to"]["prompt"] for i in intervals} == ENDS
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_variations_accept_each_reply_shape(server: LLMServer, shape: str) -> None:
+    server.queue(shaped(shape, "variations", VARIATIONS))
+    prompt = "a disco ball, close-up"
+    result = invoke(["--variations", prompt, "--count", "2", "--base-url", server.url])
+    assert result.exit_code == 0, result.stderr
+    assert [i["hold"]["prompt"] for i in yaml.safe_load(result.stdout)["intervals"]] == VARIATIONS
+
+
+def test_json_mode_is_asked_for_where_the_server_has_it(server: LLMServer) -> None:
+    server.queue(chat(as_json(SUBJECTS)), chat(as_json(PROMPTS)))
+    result = invoke(["summer", "--base-url", server.url])
+    assert result.exit_code == 0, result.stderr
+    formats = [r.json.get("response_format") for r in server.chat_requests]
+    assert formats == [{"type": "json_object"}] * 2
+
+
+def test_a_server_without_json_mode_is_asked_without_it_from_then_on() -> None:
+    with LLMServer(json_mode=False) as server:
+        server.queue(listed(SUBJECT_TEXTS), listed(PROMPT_TEXTS, style="bulleted"))
+        done = _run(["summer", "--count", "3", "--base-url", server.url])
+        requests = server.chat_requests
+
+    assert done.returncode == 0, done.stderr
+    holds = [i["hold"]["prompt"] for i in yaml.safe_load(done.stdout)["intervals"]]
+    assert holds == PROMPT_TEXTS
+    # refused once, asked again without it at once, and never asked for again
+    assert ["response_format" in r.json for r in requests] == [True, False, False]
+    assert requests[0].json["messages"] == requests[1].json["messages"]
+    assert done.stderr.count("has no JSON mode") == 1
+
+
+def test_a_request_refused_with_or_without_json_mode_fails_in_one_line(server: LLMServer) -> None:
+    server.queue(error(400, "model 'nope' is not loaded"))
+    result = invoke(["summer", "--base-url", server.url])
+    line = _assert_one_clean_error(result, "refused the request (400", "is not loaded")
+    assert "JSON" not in line
+    assert ["response_format" in r.json for r in server.chat_requests] == [True, False]
+
+
+def test_a_plain_text_second_stage_through_the_cli(server: LLMServer) -> None:
+    # the reported failure: stage 2 answered with a numbered list, "the reply was not JSON"
+    server.queue(chat(as_json(SUBJECTS)), listed(PROMPT_TEXTS))
+    done = _run(["late-summer heartbreak", "--count", "3", "--base-url", server.url])
+    assert done.returncode == 0, done.stderr
+    assert [i["hold"]["prompt"] for i in yaml.safe_load(done.stdout)["intervals"]] == PROMPT_TEXTS
+    assert "asking again" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I'm sorry, but I can't help with that.",
+        "Sure! Here are some ideas:",
+        "```json\n{}\n```",
+        "",
+    ],
+)
+def test_a_reply_with_no_usable_prompt_fails_in_one_line(server: LLMServer, reply: str) -> None:
+    server.queue(chat(reply))
+    done = _run(["summer", "--base-url", server.url])
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = error_lines(done.stderr)
+    assert "gave an unusable reply twice" in line
+    assert len(server.chat_requests) == 2  # asked once more, then gave up
+    assert done.stdout == ""
+
+
+def test_plain_items_skip_prose_headings_and_markup() -> None:
+    reply = (
+        "<think>they want [three] things</think>Sure! Here are three subjects:\n\n"
+        "### Subjects\n1) **a disco ball**\n2. a palm tree\n(3) an empty pool\n\n"
+        "Let me know if you want more."
+    )
+    assert bs.plain_items(reply) == ["a disco ball", "a palm tree", "an empty pool"]
+    assert bs.plain_items("a disco ball\n\na palm tree\n") == ["a disco ball", "a palm tree"]
+    assert bs.plain_items("I cannot do that.\nSorry!") == []
+
+
+def test_reply_candidates_put_json_first_and_the_list_second() -> None:
+    reply = '1. a disco ball\n2. a palm tree [{"x": 1}]'
+    assert bs.reply_candidates(reply) == [[{"x": 1}], ["a disco ball", "a palm tree"]]
+    assert bs.reply_candidates('```json\n{"subjects": []}\n```') == [{"subjects": []}]
+    with pytest.raises(bs.ReplyError, match="empty"):
+        bs.reply_candidates("<think>hmm</think>")
+    with pytest.raises(bs.ReplyError, match="not JSON nor a list"):
+        bs.reply_candidates("Sorry, I can't.")
+
+
+@pytest.mark.parametrize(
+    ("line", "split"),
+    [
+        ("Color: a red city", ("Color", "a red city")),
+        ("time - the city at noon", ("time", "the city at noon")),
+        ("style — a woodcut", ("style", "a woodcut")),
+        ("a red-brick city at dusk", None),
+    ],
+)
+def test_split_label(line: str, split: tuple[str, str] | None) -> None:
+    assert bs.split_label(line) == split
 
 
 # 2. Transitions and variations --------------------------------------------------------------

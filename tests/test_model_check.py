@@ -209,3 +209,18 @@ def test_model_warnings_cover_paths_and_the_tiny_vae(tmp_path, empty_hub):
     assert len(warnings) == 2 and "vae: tiny" in warnings[1]
     with pytest.raises(ModelPathError, match="nor a valid Hugging Face repo id"):
         check_model("not a/valid/repo id")
+
+
+@pytest.mark.parametrize(
+    ("model", "said"),
+    [
+        ("~no-such-user-zz/sd-model", "cannot be used"),
+        ("./" + "m" * 300, "cannot be used (File name too long)"),
+        ("m" * 5000, "neither an existing file or folder nor a valid Hugging Face repo id"),
+    ],
+)
+def test_model_names_no_file_can_have_are_warnings_not_crashes(empty_hub, model, said):
+    (warning,) = model_warnings(model)
+    assert said in warning and "\n" not in warning
+    with pytest.raises(ModelPathError, match=said.split(" (")[0]):
+        check_model(model)

@@ -35,7 +35,9 @@ def _ref(prop: dict) -> str | None:
 def _allowed(prop: dict) -> str:
     options = [o for o in prop.get("anyOf", [prop]) if o.get("type") != "null"]
     if len(options) == 2 and {o.get("type") for o in options} == {"number", "string"}:
-        return 'seconds or "m:ss.s", >= 0'
+        number = next(o for o in options if o["type"] == "number")
+        high = number.get("maximum")
+        return f'seconds or "m:ss.s", {f"0 to {_number(high)}" if high is not None else ">= 0"}'
     option = options[0]
     if "enum" in option:
         return ", ".join(f"`{v}`" for v in option["enum"])

@@ -91,12 +91,16 @@ def download_hint(repo: str) -> str:
 
 def looks_like_path(model: str) -> bool:
     """A local file or folder rather than a hub id (`owner/name`)."""
-    return (
+    if (
         model.startswith((".", "/", "~"))
         or model.endswith(CHECKPOINT_SUFFIXES)
         or os.sep in model.replace("/", "")
-        or Path(model).expanduser().exists()
-    )
+    ):
+        return True
+    try:
+        return Path(model).exists()
+    except (OSError, ValueError):  # too long for a file name, a NUL: not a local path
+        return False
 
 
 def _hub_host() -> str:
@@ -170,8 +174,13 @@ def locate_model(model: str) -> ModelLocation:
     if model.startswith(BUILTIN_PREFIXES):
         return ModelLocation(model, "builtin")
     if looks_like_path(model):
-        path = Path(model).expanduser().resolve()
-        if not path.exists():
+        try:
+            path = Path(model).expanduser().resolve()
+            exists = path.exists()
+        except (OSError, ValueError, RuntimeError) as error:  # too long, a NUL, no such ~user
+            reason = getattr(error, "strerror", None) or str(error)
+            raise ModelPathError(f"model path {model!r:.80} cannot be used ({reason})") from None
+        if not exists:
             raise ModelPathError(f"model path {path} does not exist")
         if path.is_file():
             if path.suffix != ".safetensors":

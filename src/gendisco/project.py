@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -34,6 +33,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from gendisco.errors import AudioError, ProjectError, UserError
+from gendisco.yamlfile import one_line, read_yaml_file
 
 __all__ = [
     "HoldSpec",
@@ -50,6 +50,7 @@ __all__ = [
 
 MAX_SEED = 2**32 - 1  # numpy's legacy seeding and many diffusion tools stop here
 TIME_EPS_S = 1e-6  # boundaries closer than this are the same instant
+MAX_TIME_S = 24 * 3600.0  # a day: longer than any song, short enough for frame arithmetic
 TRANSITIONS = ("color", "time", "subject", "style")
 X264_PRESETS = Literal[
     "ultrafast",
@@ -73,9 +74,21 @@ _TIME_RE = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 
 
 def parse_time(value: Any) -> float:
-    """Seconds from `12`, `12.5`, `"12.5"`, `"1:05.5"` (m:ss.s) or `"1:02:03.5"` (h:mm:ss.s)."""
+    """Seconds from `12`, `12.5`, `"12.5"`, `"1:05.5"` (m:ss.s) or `"1:02:03.5"` (h:mm:ss.s).
+
+    Raises ValueError for what is not a time; a number too large for a float is not one.
+    """
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value}; use seconds (12.5) or m:ss.s (1:05.5)")
+    try:
+        return _seconds(value)
+    except OverflowError:
+        raise ValueError(
+            f"not a time: a number too large; times are at most {MAX_TIME_S:g} s (a day)"
+        ) from None
+
+
+def _seconds(value: Any) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
@@ -85,17 +98,20 @@ def parse_time(value: Any) -> float:
         except ValueError:
             pass
         match = _TIME_RE.match(text)
+        shown = one_line(repr(value), 60)
         if match:
-            hours, minutes, seconds = match.groups()
-            if float(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
-                raise ValueError(f"not a time: {value!r}; minutes and seconds must be below 60")
-            return int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
-        raise ValueError(f"not a time: {value!r}; use seconds (12.5) or m:ss.s (1:05.5)")
+            hours, minutes, seconds = (float(part or 0) for part in match.groups())
+            if seconds >= 60 or (match.group(1) is not None and minutes >= 60):
+                raise ValueError(f"not a time: {shown}; minutes and seconds must be below 60")
+            return hours * 3600 + minutes * 60 + seconds
+        raise ValueError(f"not a time: {shown}; use seconds (12.5) or m:ss.s (1:05.5)")
     return value  # let pydantic say what type it expected
 
 
 def format_time(seconds: float) -> str:
     """`m:ss.s` (or `h:mm:ss.s` from an hour on), the form project files accept."""
+    if not math.isfinite(seconds) or abs(seconds) > 1e15:  # no clock reading: say the number
+        return f"{seconds:g} s"
     tenths = int(round(seconds * 10))
     minutes, tenths = divmod(tenths, 600)
     hours, minutes = divmod(minutes, 60)
@@ -110,7 +126,7 @@ Seconds = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0},
+                {"type": "number", "minimum": 0, "maximum": MAX_TIME_S},
                 {"type": "string", "pattern": r"^(\d+:)?\d+:\d+(\.\d*)?$"},
             ]
         }
@@ -168,8 +184,12 @@ class HoldSpec(_Model):
 class Interval(_Model):
     """A stretch of the song: either a transition from one prompt to another, or a hold."""
 
-    start: Seconds = Field(..., ge=0, description='Start in seconds (12.5) or "m:ss.s" ("0:12.5").')
-    end: Seconds = Field(..., ge=0, description='End in seconds or "m:ss.s"; greater than start.')
+    start: Seconds = Field(
+        ..., ge=0, le=MAX_TIME_S, description='Start in seconds (12.5) or "m:ss.s" ("0:12.5").'
+    )
+    end: Seconds = Field(
+        ..., ge=0, le=MAX_TIME_S, description='End in seconds or "m:ss.s"; greater than start.'
+    )
     transition: Literal["color", "time", "subject", "style"] | None = Field(
         None,
         description="What changes from `from` to `to`: color, time (of day or era), "
@@ -259,7 +279,7 @@ def _raw_times(raw: dict) -> tuple[float | None, float | None]:
             value = parse_time(raw.get(key))
         except ValueError:
             value = None
-        ok = isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+        ok = isinstance(value, (int, float)) and 0 <= value <= MAX_TIME_S  # NaN fails too
         times.append(float(value) if ok else None)
     return times[0], times[1]
 
@@ -315,7 +335,10 @@ def _timeline(
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:
     base = Path((info.context or {}).get("base_dir") or Path.cwd())
-    return (base / value.expanduser()).resolve()
+    try:
+        return (base / value.expanduser()).resolve()
+    except RuntimeError:  # `~someone/...` where there is no such user
+        raise ValueError(f"{one_line(str(value), 80)}: no home folder for this ~user") from None
 
 
 class Project(_Model):
@@ -421,6 +444,25 @@ class Project(_Model):
             raise ValueError("must name an audio file")
         return value
 
+    @field_validator("song", "output", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # no file name can hold one; the OS would refuse the path with a ValueError
+        if isinstance(value, str) and "\0" in value:
+            raise ValueError("must not contain a NUL character (\\x00)")
+        return value
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        # neither a hub id nor a sensible path holds a newline, tab or NUL
+        if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError(
+                "must be a hub id, folder or file name, without control characters "
+                "(newline, tab, NUL)"
+            )
+        return value
+
     @field_validator("song", "output", mode="after")
     @classmethod
     def _relative_to_project(cls, value: Path | None, info: ValidationInfo) -> Path | None:
@@ -451,60 +493,6 @@ def schema_json() -> str:
 
 # ---------------------------------------------------------------------------------------
 # Loading: YAML -> problems by field path -> Project
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML loader that records duplicate keys instead of keeping the last silently."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicates: list[str] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
-                continue
-            if key_node.value in seen:
-                line = key_node.start_mark.line + 1
-                self.duplicates.append(
-                    f"line {line}: duplicate key {key_node.value!r}; each key may appear "
-                    "only once here"
-                )
-            seen.add(key_node.value)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _read_yaml(path: Path) -> tuple[Any, list[str]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ProjectError(["not a text file (expected YAML)"], str(path)) from None
-    except OSError as error:
-        raise UserError(f"{path}: cannot read ({error.strerror or error})") from None
-    loader = _Loader(text)
-    try:
-        data = loader.get_single_data()
-    except yaml.MarkedYAMLError as error:
-        raise ProjectError([_yaml_message(error, text)], str(path)) from None
-    except yaml.YAMLError as error:
-        raise ProjectError([f"invalid YAML: {error}"], str(path)) from None
-    finally:
-        loader.dispose()
-    return data, loader.duplicates
-
-
-def _yaml_message(error: yaml.MarkedYAMLError, text: str) -> str:
-    mark = error.problem_mark or error.context_mark
-    if mark is None:
-        return f"invalid YAML: {error.problem or error}"
-    where = f"line {mark.line + 1}, column {mark.column + 1}: "
-    lines = text.splitlines()
-    line = lines[mark.line] if mark.line < len(lines) else ""
-    if line[mark.column : mark.column + 1] == "\t":
-        return f"{where}invalid YAML: a tab character; YAML indents with spaces, not tabs"
-    context = f" ({error.context})" if error.context else ""
-    return f"{where}invalid YAML: {error.problem or 'syntax error'}{context}"
 
 
 def _unwrap_model(annotation: Any) -> type[BaseModel] | None:
@@ -559,15 +547,18 @@ def _literal_choices(annotation: Any) -> list[str]:
 
 
 def _show(value: Any) -> str:
+    """A value as written, short and on one line, for `(got ...)`."""
     if value is None:
         return "nothing"
     if isinstance(value, dict):
         return "a mapping"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple, set)):
         return "a list"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return f"a number of about {round(value.bit_length() * math.log10(2))} digits"
     if isinstance(value, str):
-        return repr(value)
-    return str(value)
+        return one_line(repr(value), 60)
+    return one_line(str(value), 60)
 
 
 def _num(value: Any) -> str:
@@ -661,24 +652,38 @@ def _problems(error: ValidationError, prefix: tuple[str | int, ...] = ()) -> lis
         else:
             pairs = [(loc, _message({**item, "loc": loc}))]
         for where, message in pairs:
-            path = ".".join(str(part) for part in where)
+            path = _field_path(where)
             lines.append(f"{path}: {message}" if path else message)
     return lines
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    """`intervals.2.end`; a key that is not a plain word is shown quoted and shortened."""
+    parts = []
+    for part in loc:
+        text = str(part)
+        if text and len(text) <= 40 and all(c.isalnum() or c in "_-" for c in text):
+            parts.append(text)
+        else:  # quoted, so that a `.` or `: ` in it cannot be mistaken for the path's own
+            parts.append(one_line(repr(text[:30]) + ("..." if len(text) > 30 else "")))
+    return ".".join(parts)
 
 
 def _song_problem(song: Path) -> tuple[str | None, float | None]:
     """(problem, duration in seconds) of the song file, from its header only."""
     from gendisco.audio import probe_duration
 
-    if song.is_dir():
-        return f"song: {song} is a folder, not an audio file", None
-    if not song.exists():
-        return f"song: file not found: {song}", None
     try:
+        if song.is_dir():
+            return f"song: {song} is a folder, not an audio file", None
+        if not song.exists():
+            return f"song: file not found: {song}", None
         duration = probe_duration(song)
     except AudioError as error:
         return f"song: {error}", None
-    if duration <= 0:
+    except OSError as error:  # a name longer than the OS allows, a folder we may not enter
+        return f"song: cannot use this path ({error.strerror or error}): {song}", None
+    if not duration > 0:  # NaN from a broken header too
         return f"song: {song} holds no audio (duration 0)", None
     return None, duration
 
@@ -735,7 +740,7 @@ def load_project(path: str | Path, *, check_song: bool = True) -> Project:
         )
 
     # 1. YAML: syntax, then the shape of the top level
-    data, problems = _read_yaml(path)
+    data, problems = read_yaml_file(path)
     if data is None:
         raise ProjectError(
             ["the file is empty; a project needs at least `song` and `intervals`"], source
@@ -774,7 +779,8 @@ def load_project(path: str | Path, *, check_song: bool = True) -> Project:
     if problems:
         problems = _without_follow_ons(problems)
         problems.sort(key=_interval_sort_key)
-        raise ProjectError(problems, source)
+        # paths and values quoted in a message may hold newlines: one problem, one line
+        raise ProjectError([one_line(problem, 1000) for problem in problems], source)
     assert project is not None
     project.path = path.resolve()
     return project
@@ -819,9 +825,12 @@ def _partial_checks(
 
 def _raw_song(data: dict, folder: Path) -> Path | None:
     song = data.get("song")
-    if not isinstance(song, str) or not song.strip():
+    if not isinstance(song, str) or not song.strip() or "\0" in song:
         return None
-    return (folder / Path(song).expanduser()).resolve()
+    try:
+        return (folder / Path(song).expanduser()).resolve()
+    except (RuntimeError, OSError):  # no such ~user; the field's own error says so
+        return None
 
 
 def _past_the_end(

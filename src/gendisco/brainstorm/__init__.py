@@ -7,10 +7,11 @@ For a start prompt it also proposes an end prompt per transition kind (color, ti
 subject, style), or rewordings that keep the meaning (for holds).
 
 Any OpenAI-compatible chat-completions server works (OpenAI, Ollama, vLLM, LM Studio).
-Replies are asked for as JSON in the prompt rather than with `response_format`, which not
-every compatible server supports, and are parsed leniently (code fences, prose around the
-JSON, a bare list). The API key is never printed: every message built from a server's
-answer is scrubbed of it first.
+Replies are asked for as JSON, in the prompt and with the server's JSON mode
+(`response_format`) until a server refuses it, and read as a person would: JSON bare, in a
+code fence or amid prose, or else a numbered or bulleted list or one item per line. The
+API key is never printed: every message built from a server's answer is scrubbed of it
+first.
 
     llm = connect(model="gpt-4o-mini")          # None without a key or base URL
     ideas = brainstorm_prompts("late-summer heartbreak pop song", llm=llm)
@@ -37,7 +38,15 @@ from gendisco.brainstorm.offline import (
     offline_transitions,
     offline_variations,
 )
-from gendisco.brainstorm.replies import ReplyError, clean_prompt, limit_words, parse_json_reply
+from gendisco.brainstorm.replies import (
+    ReplyError,
+    clean_prompt,
+    limit_words,
+    parse_json_reply,
+    plain_items,
+    reply_candidates,
+    split_label,
+)
 from gendisco.brainstorm.sheet import check_sheet_path, render_sheet
 
 __all__ = [
@@ -61,6 +70,9 @@ __all__ = [
     "offline_transitions",
     "offline_variations",
     "parse_json_reply",
+    "plain_items",
     "render_sheet",
+    "reply_candidates",
     "scrub",
+    "split_label",
 ]

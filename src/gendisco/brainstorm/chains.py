@@ -24,6 +24,8 @@ from gendisco.brainstorm.replies import (
     clean_prompt,
     limit_words,
     list_in,
+    same_words,
+    split_label,
     strings,
 )
 from gendisco.brainstorm.templates import ask, role
@@ -79,6 +81,8 @@ def brainstorm_prompts(
                 subject = item.get("subject") if isinstance(item, dict) else None
                 text = item.get("prompt") if isinstance(item, dict) else item
                 text = text if isinstance(text, str) else as_text(item)
+                if isinstance(item, str):  # "a disco ball: a mirror disco ball, close-up"
+                    subject, text = _labelled(item, subjects) or (None, item)
                 if text and clean_prompt(text):
                     sub = clean_prompt(subject) if isinstance(subject, str) else None
                     pairs.append((sub, clean_prompt(text)))
@@ -116,7 +120,9 @@ def brainstorm_transitions(
     status(f"asking {llm.label} for transitions")
 
     def read(data: Any) -> dict[str, str]:
-        if isinstance(data, list):  # [{"transition": "color", "prompt": "..."}, ...]
+        if isinstance(data, list) and all(isinstance(item, str) for item in data):
+            data = _transitions_in_lines(data)  # "color: ...", or four lines in the asked order
+        elif isinstance(data, list):  # [{"transition": "color", "prompt": "..."}, ...]
             data = {
                 str(item.get("transition") or item.get("kind")): as_text(item)
                 for item in data
@@ -183,6 +189,28 @@ def brainstorm_variations(
     return _finish(
         Ideas("variations", prompt, ideas, llm.label), end_prompt_word_limit(prompt), status
     )
+
+
+def _labelled(line: str, labels: list[str]) -> tuple[str, str] | None:
+    """(label, rest) of a line that starts with one of `labels` and a colon or dash."""
+    split = split_label(line)
+    if split and any(same_words(split[0], label) for label in labels):
+        return split
+    return None
+
+
+def _transitions_in_lines(lines: list[str]) -> dict[str, str]:
+    """End prompts from lines such as `Color: ...` or `time - ...`; four lines without
+    labels are taken in the order asked (color, time, subject, style)."""
+    found: dict[str, str] = {}
+    for line in lines:
+        split = split_label(line)
+        kind = split[0].lower().removesuffix(" transition").strip() if split else ""
+        if split and kind in TRANSITION_KINDS:
+            found.setdefault(kind, split[1])
+    if not found and len(lines) == len(TRANSITION_KINDS):
+        return dict(zip(TRANSITION_KINDS, lines, strict=True))
+    return found
 
 
 def _finish(ideas: Ideas, max_words: int, status: Status) -> Ideas:

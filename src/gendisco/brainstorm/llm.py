@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from gendisco.brainstorm.ideas import Status, quiet
-from gendisco.brainstorm.replies import ReplyError, one_line, parse_json_reply
+from gendisco.brainstorm.replies import ReplyError, one_line, read_reply
 from gendisco.brainstorm.templates import ask
 from gendisco.errors import LLMError, UserError
 
@@ -59,6 +59,10 @@ class LLM:
     `timeout_s` bounds each HTTP request; the openai client retries connection errors,
     timeouts, 408/409/429 and 5xx answers `max_retries` times with exponential backoff
     (honouring Retry-After).
+
+    Requests for JSON ask for the server's JSON mode (`response_format`) until the server
+    refuses it once (LM Studio and some llama.cpp builds answer 400); from then on this
+    client asks without it, and the prompt alone asks for JSON.
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class LLM:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self._secret = api_key or None
+        self.json_mode = True  # False once the server refused `response_format`
         self._client = openai.OpenAI(
             api_key=api_key or PLACEHOLDER_KEY,
             base_url=base_url,
@@ -111,15 +116,39 @@ class LLM:
         n = self.max_retries + 1
         return f"tried {n} time{'s' if n != 1 else ''}"
 
-    def complete(self, messages: list[dict[str, str]], *, seed: int | None = None) -> str:
-        """The text of one chat completion; every failure becomes one LLMError line."""
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        seed: int | None = None,
+        json_mode: bool = False,
+        status: Status = quiet,
+    ) -> str:
+        """The text of one chat completion; every failure becomes one LLMError line.
+
+        `json_mode` asks for the server's JSON mode, where it has not refused it before.
+        """
         import openai
 
         extra: dict[str, Any] = {} if seed is None else {"seed": seed}
-        try:
-            completion = self._client.chat.completions.create(
-                model=self.model, messages=messages, **extra
+
+        def create(**more: Any) -> Any:
+            return self._client.chat.completions.create(
+                model=self.model, messages=messages, **extra, **more
             )
+
+        try:
+            if json_mode and self.json_mode:
+                try:
+                    completion = create(response_format={"type": "json_object"})
+                except (openai.BadRequestError, openai.UnprocessableEntityError):
+                    # a server without JSON mode refuses the request: ask again without it,
+                    # now and for every later request of this client
+                    self.json_mode = False
+                    status(f"{self.where} has no JSON mode; asking without it")
+                    completion = create()
+            else:
+                completion = create()
         except openai.APITimeoutError:
             raise LLMError(
                 f"no reply from {self.where} within {self.timeout_s:g} s ({self._tries()}): "
@@ -195,17 +224,19 @@ class LLM:
         seed: int | None = None,
         status: Status = quiet,
     ) -> T:
-        """Ask for JSON, parse it and convert it with `read` (which raises ReplyError).
+        """Ask for JSON and convert the reply with `read` (which raises ReplyError).
 
-        A reply that is empty or not the asked-for JSON is asked for once more, with the
-        problem named, before giving up: small local models often need the reminder.
+        `read` gets the reply's JSON value or, where that does not suit it, the reply's
+        plain list of items (see replies.read_reply). A reply with nothing usable is asked
+        for once more, with the problem named, before giving up: small local models often
+        need the reminder.
         """
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         problem = ""
         for attempt in range(2):
-            text = self.complete(messages, seed=seed)
+            text = self.complete(messages, seed=seed, json_mode=True, status=status)
             try:
-                return read(parse_json_reply(text))
+                return read_reply(text, read)
             except ReplyError as error:
                 problem = str(error)
             if attempt == 0:
