@@ -105,7 +105,7 @@ def section(rows: list[dict], env: dict, *, repeats: int, threads: int | None) -
         chosen = [r for r in rows if r["song_s"] == seconds and r["full"] == full]
         return statistics.median(r[key] for r in chosen)
 
-    loads = [row["load_average"] for row in rows]
+    loads = [row["load_average"] for row in rows]  # above ~1.5 on 2 cores, others were running
     lines = [
         "## Draft renders (CPU, tiny model)",
         "",
@@ -115,9 +115,13 @@ def section(rows: list[dict], env: dict, *, repeats: int, threads: int | None) -
         "(analysis cached), in a fresh process: imports, plan, generating, encoding, joining "
         f"and muxing; medians of {repeats}; "
         + (f"torch threads: {threads}. " if threads else "torch's default threads. ")
-        + "The machine was shared with other work while these ran (load average "
-        f"{min(loads):.1f} to {max(loads):.1f} on {env['cores']} cores), so the times are an "
-        "upper bound for it.",
+        + f"Load average {min(loads):.1f} to {max(loads):.1f} on {env['cores']} cores while "
+        + (
+            "these ran: the machine was shared with other work, so the times are an upper "
+            "bound for it."
+            if max(loads) > 1.5
+            else "these ran (the machine otherwise idle)."
+        ),
         "",
         "| song | draft frames | size, fps | wall s | s per minute of song |",
         "|---|---|---|---|---|",

@@ -4,13 +4,16 @@ Run: .venv/bin/python benchmarks/render_speed.py [--seconds 10] [--size 256] [--
      python benchmarks/render_speed.py --device cuda --model random:sd-turbo --vae tiny \
          --size 512 --steps 1 --fps 24 --seconds 20 --batch 16
 
-Both sides use the same tiny pipeline object, the same frames (one transition over the
-demo song), steps, size, guidance and batch size. The bare side calls
-`StableDiffusionPipeline.__call__` with precomputed prompt embeddings and latents and keeps
-uint8 frames in memory: the model's own cost. The gendisco side is `gendisco.render` with
-everything it does: analysis (cached), planning, generation, H.264 encoding in a thread,
-joining and muxing the audio. Runs alternate, and the medians and their ratio are written
-between the `render-speed` (CPU) or `render-speed-cuda` markers of BENCHMARKS.md.
+All three sides use the same pipeline object, the same frames (one transition over the
+demo song), steps, size, guidance and batch size. The bare side is the fastest bare loop we
+could write: `StableDiffusionPipeline.__call__` to latents with precomputed prompt
+embeddings and noise, the VAE called directly, uint8 conversion on the device and one copy
+to the host per batch: the model's own cost. gendisco's generation alone is
+`generate_frames`; the render is `gendisco.render` with everything it does: analysis
+(cached), planning, generation, H.264 encoding in a thread, joining and muxing the audio, so
+render minus generation is the cost of encoding, joining and muxing. Runs alternate; the
+medians and their ratios are written between the `render-speed` (CPU) or `render-speed-cuda`
+markers of BENCHMARKS.md, the raw times to benchmarks/results/render_speed[_cuda].json.
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ import numpy as np
 import torch
 import yaml
 from model_speed import machine, sync
-from report import write_section
+from report import environment, write_results, write_section
 
 from gendisco.audio import analyze
-from gendisco.models import load_pipeline
+from gendisco.models import generate_frames, load_pipeline
 from gendisco.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,8 +71,15 @@ def write_project(folder: Path, args: argparse.Namespace) -> Path:
 
 @torch.inference_mode()
 def bare_diffusers(pipe, frames: int, args: argparse.Namespace) -> float:
-    """Seconds for the plain pipeline to make the same frames (lerp/slerp inputs included)."""
+    """Seconds for the fastest bare loop we could write to make the same frames.
+
+    Everything stays on the device until one uint8 copy per batch: prompt embeddings and
+    both noises computed once, lerp/slerp on the device, the pipeline asked for latents,
+    the VAE called directly, the [0, 1] -> uint8 conversion on the device. No progress bar,
+    no per-frame Python work. This is the model's own cost for these frames.
+    """
     device = pipe.unet.device
+    dtype = pipe.unet.dtype
     sync(device)
     started = time.perf_counter()
     embeds = [pipe.encode_prompt(p, device, 1, False)[0] for p in PROMPTS]
@@ -77,27 +87,58 @@ def bare_diffusers(pipe, frames: int, args: argparse.Namespace) -> float:
     noise = [
         torch.randn(shape, generator=torch.Generator().manual_seed(s)).to(device) for s in (1, 2)
     ]
+    cos = (noise[0] * noise[1]).sum() / (noise[0].norm() * noise[1].norm())
+    theta = torch.arccos(cos)
     t_all = torch.linspace(0, 1, frames, device=device)
+    scale = pipe.vae.config.scaling_factor
     kept = []
     for first in range(0, frames, args.batch):
         t = t_all[first : first + args.batch]
         mixed = torch.lerp(embeds[0], embeds[1], t.reshape(-1, 1, 1).to(embeds[0].dtype))
-        cos = (noise[0] * noise[1]).sum() / (noise[0].norm() * noise[1].norm())
-        theta = torch.arccos(cos)
         w = t.reshape(-1, 1, 1, 1)
         latents = (torch.sin((1 - w) * theta) * noise[0] + torch.sin(w * theta) * noise[1]) / (
             torch.sin(theta)
         )
-        images = pipe(
+        denoised = pipe(
             prompt_embeds=mixed,
-            latents=latents.to(pipe.unet.dtype),
+            latents=latents.to(dtype),
             num_inference_steps=args.steps,
             guidance_scale=0.0,
             height=args.size,
             width=args.size,
-            output_type="np",
-        ).images
-        kept.append((images * 255).round().astype(np.uint8))
+            output_type="latent",
+            return_dict=False,
+        )[0]
+        images = pipe.vae.decode(denoised.to(pipe.vae.dtype) / scale, return_dict=False)[0]
+        pixels = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
+        kept.append(pixels.permute(0, 2, 3, 1).contiguous().cpu().numpy())
+    sync(device)
+    return time.perf_counter() - started
+
+
+def gendisco_generation(pipe, frames: int, args: argparse.Namespace) -> float:
+    """Seconds for gendisco's own generation loop alone (`generate_frames`, uint8 frames on
+    the host, nothing encoded): the render minus this is what encoding, joining and muxing
+    cost."""
+    device = pipe.unet.device
+    positions = np.linspace(0.0, 1.0, frames)
+    sync(device)
+    started = time.perf_counter()
+    for _ in generate_frames(
+        pipe,
+        prompt_a=PROMPTS[0],
+        prompt_b=PROMPTS[1],
+        seed_a=1,
+        seed_b=2,
+        embed_mix=positions,
+        noise_mix=positions,
+        width=args.size,
+        height=args.size,
+        steps=args.steps,
+        guidance=0.0,
+        batch_size=args.batch,
+    ):
+        pass
     sync(device)
     return time.perf_counter() - started
 
@@ -133,11 +174,19 @@ def main() -> None:
     warm_up = argparse.Namespace(**{**vars(args), "seconds": 2 * args.batch / args.fps})
     gendisco_render(pipe, warm_up)  # warm up both paths once
     bare_diffusers(pipe, args.batch, args)
-    ours, bare = [], []
+    gendisco_generation(pipe, args.batch, args)
+    ours, bare, generation = [], [], []
     for _ in range(args.repeats):
         bare.append(bare_diffusers(pipe, frames, args))
+        generation.append(gendisco_generation(pipe, frames, args))
         ours.append(gendisco_render(pipe, args))
     bare_s, ours_s = statistics.median(bare), statistics.median(ours)
+    generation_s = statistics.median(generation)
+    rows = [
+        {"what": "bare loop", "seconds": bare, "median_s": bare_s},
+        {"what": "gendisco generation", "seconds": generation, "median_s": generation_s},
+        {"what": "gendisco render", "seconds": ours, "median_s": ours_s},
+    ]
     command = " ".join(["python benchmarks/render_speed.py", *sys.argv[1:]])
     vae = ", vae tiny" if args.vae == "tiny" else ""
     text = "\n".join(
@@ -149,16 +198,31 @@ def main() -> None:
             f"step{'s' * (args.steps > 1)}, guidance 0, batch {args.batch}; medians of "
             f"{args.repeats} alternating runs.",
             "",
+            "The bare side is the fastest bare loop we could write (latents, VAE and uint8 "
+            "conversion on the device, one copy to the host per batch); gendisco's generation "
+            "is `generate_frames` alone; the render adds analysis (cached), planning, H.264 "
+            "encoding in a thread, joining and muxing the audio.",
+            "",
             "| what | median s | frames/s |",
             "|---|---|---|",
-            f"| bare diffusers pipeline | {bare_s:.2f} | {frames / bare_s:.2f} |",
-            f"| gendisco render (encode, join, mux audio) | {ours_s:.2f} | {frames / ours_s:.2f} |",
+            f"| bare loop (diffusers pipeline to latents, VAE, uint8 on the device) | "
+            f"{bare_s:.2f} | {frames / bare_s:.2f} |",
+            f"| gendisco generation alone (`generate_frames`) | {generation_s:.2f} | "
+            f"{frames / generation_s:.2f} |",
+            f"| gendisco render (generation, encode, join, mux audio) | {ours_s:.2f} | "
+            f"{frames / ours_s:.2f} |",
             "",
-            f"Ratio gendisco / bare: **{ours_s / bare_s:.3f}**.",
+            f"Ratio gendisco render / bare loop: **{ours_s / bare_s:.3f}**; gendisco "
+            f"generation / bare loop: {generation_s / bare_s:.3f}. Encoding, joining and "
+            f"muxing add {1000 * (ours_s - generation_s) / frames:.2f} ms per frame "
+            f"({100 * (ours_s - generation_s) / ours_s:.0f} % of the render) over generation "
+            "alone.",
         ]
     )
     print(text)
-    write_section("render-speed" if device.type == "cpu" else f"render-speed-{device.type}", text)
+    name = "render-speed" if device.type == "cpu" else f"render-speed-{device.type}"
+    write_section(name, text)
+    write_results(name.replace("-", "_"), rows, environment(command), frames=frames)
 
 
 if __name__ == "__main__":

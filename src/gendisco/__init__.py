@@ -19,6 +19,7 @@ _EXPORTS = {
     "load_pipeline": "gendisco.models",
     "render": "gendisco.render",
     "RenderResult": "gendisco.render",
+    "SpeedSettings": "gendisco.speed",
     "GendiscoError": "gendisco.errors",
     "ProjectError": "gendisco.errors",
 }
@@ -29,6 +30,7 @@ __all__ = [
     "Project",
     "ProjectError",
     "RenderResult",
+    "SpeedSettings",
     "__version__",
     "analyze",
     "load_pipeline",
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from gendisco.models import load_pipeline
     from gendisco.project import Project, load_project
     from gendisco.render import RenderResult, render
+    from gendisco.speed import SpeedSettings
 
 
 def __getattr__(name: str) -> Any:

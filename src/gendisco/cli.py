@@ -441,13 +441,25 @@ def render(
         ),
     ] = False,
     compile_model: Annotated[
-        bool,
+        Literal["off", "default", "reduce-overhead", "max-autotune"] | None,
         typer.Option(
             "--compile",
-            help="torch.compile the model: a minute or more of compiling at the start, then "
-            "1.4-1.7x faster on a GPU. Pays off on long renders.",
+            metavar="[MODE]",
+            help="torch.compile the model (bare: the default mode; reduce-overhead and "
+            "max-autotune add CUDA graphs): a minute or more of compiling before the first "
+            "frame, then faster on a GPU. Pays off on long renders.",
         ),
-    ] = False,
+    ] = None,
+    speed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--speed",
+            metavar="KEY=VALUE",
+            help="Override one of the project's speed settings for this run, e.g. "
+            "--speed fused_qkv=on --speed feature_reuse=2 (see `speed` in the README); "
+            "repeatable.",
+        ),
+    ] = None,
     wait: Annotated[
         bool,
         typer.Option(
@@ -478,11 +490,18 @@ def render(
     from gendisco.render import render as render_project
 
     source: Any = project
-    if draft:
+    if draft or speed:
         from gendisco.project import load_project
+
+        source = load_project(project)
+    if speed:
+        from gendisco.speed import with_overrides
+
+        source = source.model_copy(update={"speed": with_overrides(source.speed, speed)})
+    if draft:
         from gendisco.render import draft_project
 
-        source, model = draft_project(load_project(project), model=model), None
+        source, model = draft_project(source, model=model), None
 
     stop_requested = False
 
@@ -515,7 +534,7 @@ def render(
                 write_frames=frames,
                 progress=progress,
                 ray_address=ray,
-                compile=compile_model,
+                compile=compile_model or False,
                 wait=wait,
             )
         except KeyboardInterrupt:
@@ -673,6 +692,15 @@ def preview(
         int | None, typer.Option(min=1, help="Tiles per batch (default: from free memory).")
     ] = None,
     out: Annotated[Path, typer.Option(help="Where to write the PNG.")] = Path("preview.png"),
+    speed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--speed",
+            metavar="KEY=VALUE",
+            help="A speed setting for this sheet, over the project's (see `speed` in the "
+            "README); repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Make a contact sheet of a prompt over several seeds, or a project's keyframes.
 
@@ -682,8 +710,10 @@ def preview(
     """
     from gendisco.errors import UserError
     from gendisco.preview import check_sheet_path
+    from gendisco.speed import SpeedSettings, with_overrides
 
     check_sheet_path(out)
+    with_overrides(SpeedSettings(), speed or [])  # a typo fails before any model is loaded
     project_mode = Path(prompt).suffix.lower() in (".yaml", ".yml")
     if interval and not project_mode:
         raise UserError("--interval needs a project file (.yaml) instead of a prompt")
@@ -707,6 +737,7 @@ def preview(
             device=device,
             vae=project.vae,
             scheduler=scheduler or project.scheduler,
+            speed=with_overrides(project.speed, speed or []),
         )
         sheet = interval_sheet(
             pipe,
@@ -727,7 +758,12 @@ def preview(
         from gendisco.models import load_pipeline
         from gendisco.preview import save_sheet, seed_sheet
 
-        pipe = load_pipeline(chosen_model, device=device, scheduler=scheduler or "euler")
+        pipe = load_pipeline(
+            chosen_model,
+            device=device,
+            scheduler=scheduler or "euler",
+            speed=with_overrides(SpeedSettings(), speed or []),
+        )
         sheet = seed_sheet(
             pipe,
             prompt,
@@ -1073,15 +1109,31 @@ def _looks_like_ray_address(token: str) -> bool:
     return token in ("local", "auto") or "://" in token or (bool(host) and port.isdigit())
 
 
+def _not_a_mode(token: str | None) -> bool:
+    """After `--compile`: the end, another option or the project file, not a misspelt mode
+    (which click then refuses in one line, naming the modes)."""
+    if token is None or token.startswith("-"):
+        return True
+    return Path(token).suffix.lower() in (".yaml", ".yml") or Path(token).exists()
+
+
 def expand_bare_ray(argv: list[str]) -> list[str]:
-    """`--ray` takes an optional address: a bare `--ray` (at the end, or before an option or
-    the project file) means a Ray started on this machine."""
+    """Options with an optional value: a bare `--ray` (at the end, or before an option or
+    the project file) means a Ray started on this machine; a bare `--compile`, the default
+    compile mode."""
+    modes: tuple[str, ...] = ()
+    if "--compile" in argv:  # pydantic only when needed: `--help` stays instant
+        from gendisco.speed import COMPILE_MODES
+
+        modes = COMPILE_MODES
     expanded = []
     for i, token in enumerate(argv):
         expanded.append(token)
         following = argv[i + 1] if i + 1 < len(argv) else None
         if token == "--ray" and (following is None or not _looks_like_ray_address(following)):
             expanded.append("local")
+        if token == "--compile" and following not in modes and _not_a_mode(following):
+            expanded.append("default")
     return expanded
 
 

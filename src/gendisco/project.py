@@ -33,6 +33,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from gendisco.errors import AudioError, ProjectError, UserError
+from gendisco.speed import SpeedSettings
 from gendisco.yamlfile import one_line, read_yaml_file
 
 __all__ = [
@@ -424,6 +425,11 @@ class Project(_Model):
     preset: X264_PRESETS = Field(
         "medium",
         description="H.264 encoder speed: slower presets make smaller files at the same quality.",
+    )
+    speed: SpeedSettings = Field(
+        default_factory=SpeedSettings,
+        description="How the model runs (compile, attention, fp8, ...); the defaults are safe. "
+        "`gendisco render --speed KEY=VALUE` overrides one for a run.",
     )
     intervals: list[Interval] = Field(
         ...,

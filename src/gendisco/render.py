@@ -31,6 +31,7 @@ from gendisco import schedule, wording
 from gendisco.errors import GendiscoError, UserError
 from gendisco.lock import OutputLock
 from gendisco.project import Project, ResolvedInterval, load_project, resolve_intervals
+from gendisco.speed import SpeedSettings, compile_settings
 from gendisco.video import ClipWriter, join_clips, last_frame, remove_partial_files
 
 # A long interval is split into clips of at most this many frames, so a crash loses at most
@@ -80,7 +81,7 @@ class PipelineSpec:
     dtype: str | None
     vae: str
     scheduler: str | None
-    compile: bool = False
+    speed: SpeedSettings = SpeedSettings()
 
     def load(self) -> Any:
         from gendisco.models import load_pipeline
@@ -91,7 +92,7 @@ class PipelineSpec:
             dtype=self.dtype,
             vae=self.vae,
             scheduler=self.scheduler,
-            compile=self.compile,
+            speed=self.speed,
         )
 
 
@@ -206,8 +207,11 @@ def _hash(settings: dict[str, Any]) -> str:
 
 
 def pixel_settings(project: Project, model: str) -> dict[str, Any]:
-    """The project-wide settings that decide pixels (device and dtype deliberately not)."""
+    """The project-wide settings that decide pixels (device and dtype deliberately not; speed
+    settings only those that change pixels, and only when set)."""
+    speed = {"speed": project.speed.pixel_key()} if project.speed.pixel_key() else {}
     return {
+        **speed,
         "format": CLIP_FORMAT_VERSION,
         "model": model,
         "vae": project.vae,
@@ -594,16 +598,16 @@ def render(
     progress: ProgressCallback | None = None,
     pipeline: Any = None,
     ray_address: str | None = None,
-    compile: bool = False,
+    compile: bool | str = False,
     wait: bool = False,
 ) -> RenderResult:
     """Render a project to `output/final.mp4`, reusing every clip that already exists.
 
     `intervals` limits the work to those interval indices (final.mp4 is then built only
     if every other clip already exists). `pipeline` lets a caller pass a loaded pipeline.
-    `compile` torch.compiles the model (a slow first batch, faster after; see
-    gendisco.models). `ray_address` renders the clips as Ray tasks: "local" (a Ray started
-    on this machine), "auto" or "ray://host:port" (an existing cluster); see
+    `compile` (True or a mode name) overrides the compile mode of the project's `speed`
+    settings (see gendisco.speed). `ray_address` renders the clips as Ray tasks: "local" (a
+    Ray started on this machine), "auto" or "ray://host:port" (an existing cluster); see
     gendisco.distributed. One render at a time writes into an output folder: another
     one's raises `OutputBusy` naming its holder, or with `wait` waits for it to finish.
     """
@@ -612,6 +616,12 @@ def render(
     # 1. Validate everything before loading a model.
     if not isinstance(project, Project):
         project = load_project(project)
+    if compile:
+        project = project.model_copy(update={"speed": compile_settings(project.speed, compile)})
+    if pipeline is not None:
+        # a loaded pipeline runs as it was built: the clips' names follow its settings
+        applied = getattr(pipeline, "gendisco_speed", None) or SpeedSettings()
+        project = project.model_copy(update={"speed": applied})
     if pipeline is None:
         check_pipeline_request(
             model or project.model,
@@ -619,6 +629,7 @@ def render(
             device=device,
             dtype=dtype,
             on_ray=ray_address is not None,
+            speed=project.speed,
         )
     check_output_writable(project.output)
     if ray_address is not None and write_frames:
@@ -658,13 +669,18 @@ def render(
             report=report,
             pipeline=pipeline,
             ray_address=ray_address,
-            compile=compile,
             started=started,
         )
 
 
 def check_pipeline_request(
-    model: str, *, vae: str, device: str | None, dtype: str | None, on_ray: bool
+    model: str,
+    *,
+    vae: str,
+    device: str | None,
+    dtype: str | None,
+    on_ray: bool,
+    speed: SpeedSettings | None = None,
 ) -> None:
     """The model, device and dtype, checked before the song is analysed: a typo, a missing
     download or a missing GPU fails in a second instead of after the analysis and the load.
@@ -677,10 +693,14 @@ def check_pipeline_request(
         locate_model(model)
         return
     check_model(model, vae=vae)
-    if device is not None or dtype is not None:
+    if device is not None or dtype is not None or (speed is not None and speed.fp8):
         from gendisco.models import resolve_device, resolve_dtype
+        from gendisco.models.speed import check_speed
 
-        resolve_dtype(dtype, resolve_device(device))
+        resolved = resolve_device(device)
+        resolve_dtype(dtype, resolved)
+        if speed is not None:
+            check_speed(speed, resolved)
 
 
 def _render_locked(
@@ -695,7 +715,6 @@ def _render_locked(
     report: ProgressCallback,
     pipeline: Any,
     ray_address: str | None,
-    compile: bool,
     started: float,
 ) -> RenderResult:
     """Steps 2-7 of `render`, run while holding the output folder's lock."""
@@ -755,7 +774,7 @@ def _render_locked(
             )
         )
 
-    spec = PipelineSpec(plan.model, device, dtype, project.vae, project.scheduler, compile)
+    spec = PipelineSpec(plan.model, device, dtype, project.vae, project.scheduler, project.speed)
     if todo and ray_address is not None:
         from gendisco.distributed import render_on_ray
 

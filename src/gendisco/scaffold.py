@@ -52,11 +52,11 @@ DEFAULT_BARS = 8
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEFAULT_SEED = 42
 NO_BEAT_BAR_S = 2.0  # bar length assumed without a beat (4 beats at 120 BPM)
-# Wall time of `render --draft` on a 2-core CPU shared with other work: a fixed start plus a
-# cost per minute of song (benchmarks/draft_speed.py, "Draft renders" in BENCHMARKS.md), for
-# the estimate in the hint. A machine of one's own is faster: these are upper bounds.
-DRAFT_CPU_START_S = 200.0
-DRAFT_CPU_S_PER_SONG_MINUTE = 153.0
+# Wall time of `render --draft` on an otherwise idle 2-core CPU with one torch thread: a fixed
+# start plus a cost per minute of song (benchmarks/draft_speed.py, "Draft renders" in
+# BENCHMARKS.md), for the estimate in the hint. A busy machine takes several times longer.
+DRAFT_CPU_START_S = 11.0
+DRAFT_CPU_S_PER_SONG_MINUTE = 7.0
 
 Status = Callable[[str], None]
 
@@ -500,7 +500,7 @@ def draft_hint(project_ref: str, duration_s: float) -> str:
     return (
         f"gendisco render {shlex.quote(project_ref)} --draft "
         f"(small frames, {DRAFT_FPS:g} fps, the built-in tiny model; about {estimate} for "
-        "this song on a busy 2-core CPU, kept apart from the real render)"
+        "this song on a 2-core CPU, kept apart from the real render)"
     )
 
 

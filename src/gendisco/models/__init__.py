@@ -11,7 +11,9 @@ Shapes: frames are `(B, H, W, 3)` uint8 (numpy); latents `(B, 4, H/8, W/8)`.
 
 Modules, by job: `devices` (device and dtype), `architectures` (the built-in models, built in
 code), `sources` (hub ids, folders, checkpoints, the Hugging Face cache), `loading`
-(`load_pipeline`, schedulers, compile), `generate` (noise, prompts, denoising, decoding).
+(`load_pipeline`, schedulers), `speed` (applying `gendisco.speed.SpeedSettings`: attention,
+fused QKV, layout, fp8, compile), `reuse` (deep features shared between neighbouring
+frames), `generate` (noise, prompts, denoising, decoding).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from diffusers import AutoencoderTiny, StableDiffusionXLPipeline
 
 from gendisco.errors import GendiscoError, ModelError, UserError
 from gendisco.models.devices import numpy2_quiet
+from gendisco.speed import SpeedSettings
 
 
 def slerp(t: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -143,10 +144,53 @@ def _zoom(images: torch.Tensor, zoom: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) float in [0, 1] -> (B, H, W, 3) uint8, converted on the device."""
+def _pixels(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) float in [0, 1] -> (B, H, W, 3) uint8, on the images' device."""
     pixels = (images * 255.0).round().clamp(0, 255).to(torch.uint8)
-    return pixels.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    return pixels.permute(0, 2, 3, 1).contiguous()
+
+
+def _to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) float in [0, 1] -> (B, H, W, 3) uint8 on the host, converted on the device."""
+    return _pixels(images).cpu().numpy()
+
+
+class _Pending:
+    """A batch whose decoding was queued on a second CUDA stream: `result()` waits for its
+    pixels, which by then sit in pinned host memory."""
+
+    def __init__(self, host: torch.Tensor, done: Any = None):
+        self.host = host
+        self.done = done  # a torch.cuda.Event, or None when the pixels are ready
+
+    def result(self) -> np.ndarray:
+        if self.done is not None:
+            self.done.synchronize()
+        return self.host.numpy()
+
+
+def _decode_later(pipe: Any, latents: torch.Tensor, finish: Any) -> _Pending:
+    """`finish(latents) -> images (B, 3, H, W)` queued on a second CUDA stream, so the
+    decoder of this batch runs beside the UNet of the next (`speed: {overlap_decode: on}`).
+
+    Elsewhere there is no second stream: it decodes now and hands the pixels over one batch
+    later, the same order of work and the same pixels.
+    """
+    device = latents.device
+    if device.type != "cuda":
+        return _Pending(torch.from_numpy(_to_uint8(finish(latents))))
+    streams = pipe.__dict__.setdefault("gendisco_decode_streams", {})
+    stream = streams.setdefault(str(device), torch.cuda.Stream(device))
+    stream.wait_stream(torch.cuda.current_stream(device))  # the latents are written
+    with torch.cuda.stream(stream):
+        pixels = _pixels(finish(latents))
+        host = torch.empty(pixels.shape, dtype=torch.uint8, pin_memory=True)
+        host.copy_(pixels, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record(stream)
+    # the main stream may not reuse the latents' memory before the side stream has read them
+    latents.record_stream(stream)
+    return _Pending(host, done)
 
 
 def auto_batch_size(pipe: Any, *, width: int, height: int, guidance: float = 0.0) -> int:
@@ -211,6 +255,11 @@ def denoise(
         return pipe(**kwargs)[0]
 
 
+def _speed(pipe: Any) -> SpeedSettings:
+    """The speed settings `load_pipeline` applied (defaults for a pipeline built elsewhere)."""
+    return getattr(pipe, "gendisco_speed", None) or SpeedSettings()
+
+
 def _is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
 
@@ -242,6 +291,9 @@ def _batches(
 ) -> Iterator[np.ndarray]:
     """Run `make_batch(frame_indices) -> uint8 frames` over [0, total) in batches.
 
+    `make_batch` may instead return a `_Pending` batch still decoding on a second stream
+    (overlap_decode): it is handed over after the next batch has been queued.
+
     The automatic batch size is chosen once per pipeline and frame size (free memory shrinks
     once the allocator caches what the first batches used), and an out-of-memory batch is
     retried at half the size. A compiled pipeline gets one batch shape throughout: the last
@@ -255,6 +307,7 @@ def _batches(
         chosen[request] = auto_batch_size(pipe, width=width, height=height, guidance=guidance)
     size = batch_size or chosen[request]
     fixed_shape = bool(getattr(pipe, "gendisco_info", {}).get("compiled"))
+    pending: tuple[_Pending, int] | None = None  # a batch still decoding (overlap_decode)
     start = 0
     while start < total:
         stop = min(total, start + size)
@@ -262,7 +315,7 @@ def _batches(
         if fixed_shape and stop - start < size:
             index = np.concatenate([index, np.full(size - (stop - start), stop - 1)])
         try:
-            frames = make_batch(index)[: stop - start]
+            frames = make_batch(index)
         except GendiscoError:
             raise
         except Exception as error:  # torch/diffusers failures: one sentence with a hint
@@ -272,8 +325,22 @@ def _batches(
                 size = chosen[request] = max(1, size // 2)
                 continue
             raise _model_failure(error, stop - start) from error
-        yield frames
+        if isinstance(frames, _Pending):
+            if pending is not None:
+                yield _collect(*pending)
+            pending = (frames, stop - start)
+        else:
+            yield frames[: stop - start]
         start = stop
+    if pending is not None:
+        yield _collect(*pending)
+
+
+def _collect(pending: _Pending, count: int) -> np.ndarray:
+    try:
+        return pending.result()[:count]
+    except Exception as error:
+        raise _model_failure(error, count) from error
 
 
 def _positions(name: str, values: Any) -> np.ndarray:
@@ -344,25 +411,42 @@ def generate_frames(
     # per-step noise (stochastic schedulers) comes from the nearer end's seed
     step_seeds = [int(seed_a) if w < 0.5 else int(seed_b) for w in noise_w]
 
-    def make_batch(index: np.ndarray) -> np.ndarray:
+    reuse = getattr(pipe, "gendisco_feature_reuse", None)
+    if reuse is not None:
+        reuse.start_clip()  # anchors never cross from one clip to another
+    overlap = _speed(pipe).overlap_decode
+
+    def make_batch(index: np.ndarray) -> np.ndarray | _Pending:
         e = torch.from_numpy(embed_w[index]).to(device)
         n = torch.from_numpy(noise_w[index]).to(device)
-        latents = denoise(
-            pipe,
-            cond,
-            mix(cond.embeds, e),
-            None if cond.pooled is None else mix(cond.pooled, e),
-            slerp(n, noise[:1], noise[1:2]),
-            [step_seeds[i] for i in index],
-            width=width,
-            height=height,
-            steps=steps,
-            guidance=guidance,
-        )
-        images = decode(pipe, latents)
-        if zoom_w is not None:
-            images = _zoom(images, torch.from_numpy(zoom_w[index]).to(device))
-        return _to_uint8(images)
+        if reuse is not None:
+            reuse.start_batch(index)
+        try:
+            latents = denoise(
+                pipe,
+                cond,
+                mix(cond.embeds, e),
+                None if cond.pooled is None else mix(cond.pooled, e),
+                slerp(n, noise[:1], noise[1:2]),
+                [step_seeds[i] for i in index],
+                width=width,
+                height=height,
+                steps=steps,
+                guidance=guidance,
+            )
+        finally:
+            if reuse is not None:
+                reuse.start_batch(None)
+
+        def finish(latents: torch.Tensor) -> torch.Tensor:
+            images = decode(pipe, latents)
+            if zoom_w is not None:
+                images = _zoom(images, torch.from_numpy(zoom_w[index]).to(images.device))
+            return images
+
+        if overlap:
+            return _decode_later(pipe, latents, finish)
+        return _to_uint8(finish(latents))
 
     return _batches(
         pipe,
@@ -402,8 +486,9 @@ def generate_images(
     rows = torch.tensor([unique.index(p) for p in prompts], device=device)
     cond = encode(pipe, unique, negative, uses_guidance(pipe, guidance))
     noise = torch.cat([latent_noise(pipe, s, width, height) for s in seeds]).to(device)
+    overlap = _speed(pipe).overlap_decode
 
-    def make_batch(index: np.ndarray) -> np.ndarray:
+    def make_batch(index: np.ndarray) -> np.ndarray | _Pending:
         picked = torch.from_numpy(index).to(device)
         prompt_rows = rows[picked]
         latents = denoise(
@@ -418,6 +503,8 @@ def generate_images(
             steps=steps,
             guidance=guidance,
         )
+        if overlap:
+            return _decode_later(pipe, latents, lambda kept: decode(pipe, kept))
         return _to_uint8(decode(pipe, latents))
 
     batches = _batches(

@@ -21,6 +21,8 @@ from gendisco.models.sources import (
     load_taesd,
     offline_mode,
 )
+from gendisco.models.speed import apply_speed, check_speed
+from gendisco.speed import SpeedSettings, compile_settings
 
 # short name -> (diffusers class, extra config); built with `from_config` so the model's own
 # betas, prediction type and timestep spacing carry over
@@ -84,7 +86,8 @@ def load_pipeline(
     dtype: str | torch.dtype | None = None,
     vae: str = "default",
     scheduler: str | None = None,
-    compile: bool = False,
+    compile: bool | str = False,
+    speed: SpeedSettings | None = None,
 ) -> Any:
     """Load a Stable Diffusion or SDXL pipeline, ready on `device` in `dtype`.
 
@@ -92,7 +95,8 @@ def load_pipeline(
     "random:sd15" / "random:sd-turbo" / "random:sdxl" (full-size, random weights), a
     Hugging Face repo id, a local diffusers folder or a single `.safetensors` checkpoint.
     `vae`: "default" or "tiny" (TAESD). `scheduler`: a short name from `SCHEDULERS`.
-    `compile`: torch.compile the UNet and the VAE decoder (see `_compile`).
+    `speed`: how the model runs (`gendisco.speed.SpeedSettings`, applied by `apply_speed`);
+    `compile` (True or a mode name) overrides its compile mode.
     Raises ModelError (with a way to get the model) when it cannot be found or fetched, and
     ModelPathError (a UserError) for a path that does not exist or will not be loaded.
     """
@@ -102,6 +106,8 @@ def load_pipeline(
         _scheduler_name(scheduler)  # a typo fails before any download
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
+    settings = compile_settings(speed or SpeedSettings(), compile)
+    check_speed(settings, target)  # fp8 on a GPU without it fails before any download
     offline = offline_mode()
 
     # 1. Build or fetch the pipeline
@@ -150,23 +156,11 @@ def load_pipeline(
         "vae": vae,
         "scheduler": scheduler_key or "default",
         "scheduler_class": type(pipe.scheduler).__name__,
-        "compiled": compile,
+        "compiled": settings.compile != "off",
+        "speed": settings.changed(),
     }
-    if compile:
-        _compile(pipe)
+    apply_speed(pipe, settings)
     return pipe
-
-
-def _compile(pipe: Any) -> None:
-    """torch.compile the UNet and the VAE decoder, the two parts that run per frame.
-
-    The first batch waits for the compiler (46 to 69 s for the published models on an H200);
-    after that sd-turbo ran 1.43x (TAESD) to 1.70x (full VAE) faster there (BENCHMARKS.md),
-    so it pays on renders of more than a few minutes of model time. `_batches` keeps the
-    batch shape fixed so that nothing recompiles.
-    """
-    pipe.unet = torch.compile(pipe.unet)
-    pipe.vae.decoder = torch.compile(pipe.vae.decoder)
 
 
 def describe_pipeline(pipe: Any) -> dict[str, Any]:
