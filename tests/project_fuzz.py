@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from gendisco.errors import ProjectError, UserError
 from gendisco.model_check import model_warnings
 from gendisco.project import Interval, Project, load_project
+from gendisco.speed import SpeedSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((REPO_ROOT / "projects").rglob("*.yaml"))
@@ -42,7 +43,8 @@ SONG_S = 10.0
 
 PROJECT_KEYS = [f.alias or name for name, f in Project.model_fields.items() if not f.exclude]
 INTERVAL_KEYS = [f.alias or name for name, f in Interval.model_fields.items()]
-KEY_NAMES = sorted({*PROJECT_KEYS, *INTERVAL_KEYS, "prompt", "seed", "pulse", "zoom"})
+SPEED_KEYS = list(SpeedSettings.model_fields)
+KEY_NAMES = sorted({*PROJECT_KEYS, *INTERVAL_KEYS, *SPEED_KEYS, "prompt", "seed", "pulse", "zoom"})
 
 
 class Raw(str):
@@ -290,6 +292,15 @@ def valid_projects(draw: st.DrawFn) -> dict[str, Any]:
         "seed": seeds,
         "snap": st.sampled_from(["none", "beat", "bar"]),
         "style": st.text(max_size=20),
+        "speed": st.fixed_dictionaries(
+            {},
+            optional={
+                "attention": st.sampled_from(["sdpa", "math"]),
+                "fused_qkv": st.booleans(),
+                "channels_last": st.booleans(),
+                "feature_reuse": st.integers(1, 4),
+            },
+        ),
     }
     for key, strategy in optional.items():
         if draw(st.booleans()):

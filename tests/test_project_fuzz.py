@@ -79,6 +79,10 @@ CASES = {
         "song: song.wav\nstyle: " + "[" * 100_000 + "]" * 100_000 + "\n" + A_HOLD,
         ["line 2, column "],
     ),
+    "a 5,000-digit hexadecimal choice": (
+        "song: song.wav\nsnap: 0x" + "f" * 5000 + "\n" + A_HOLD,
+        ["snap: must be one of none, beat, bar (got a number of about 6021 digits)"],
+    ),
     "a NUL in the song, a newline in a key": (
         'song: "a\\0b.wav"\n"bad\\nkey": 1\n' + A_HOLD,
         [

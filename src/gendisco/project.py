@@ -633,7 +633,12 @@ def _message(error: dict[str, Any]) -> str:
         if not choices:
             return error["msg"]
         message = f"must be one of {', '.join(choices)} (got {got})"
-        close = difflib.get_close_matches(str(error.get("input")), choices, n=1, cutoff=0.6)
+        given = error.get("input")  # only text can be a misspelt choice
+        close = (
+            difflib.get_close_matches(given, choices, n=1, cutoff=0.6)
+            if isinstance(given, str)
+            else []
+        )
         return f"{message}; did you mean {close[0]!r}?" if close else message
     if kind == "list_type":
         if loc == ("intervals",):
