@@ -10,7 +10,7 @@ project or gendisco's own error, one line per problem, each naming where.
 
 Run on its own for a long local campaign (random seed, failures written to a folder):
 
-    PYTHONPATH=src python tests/project_fuzz.py --examples 1000
+    .venv/bin/python tests/project_fuzz.py --examples 1000
 """
 
 from __future__ import annotations
