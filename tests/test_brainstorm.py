@@ -169,6 +169,7 @@ def test_a_malformed_reply_is_asked_for_again(server: LLMServer) -> None:
 SHAPES = ["json", "fenced", "prose", "numbered", "bulleted", "lines"]
 SUBJECT_TEXTS = SUBJECTS["subjects"]
 PROMPT_TEXTS = [p["prompt"] for p in PROMPTS["prompts"]]
+PROMPTS_BY_SUBJECT = list(zip(SUBJECT_TEXTS, PROMPT_TEXTS, strict=True))
 VARIATIONS = ["a mirrored disco ball, close-up", "a glittering disco ball in close-up"]
 
 
@@ -191,17 +192,14 @@ def test_chain_accepts_each_reply_shape_at_both_stages(server: LLMServer, shape:
         prompts = PROMPT_TEXTS
     server.queue(shaped(shape, "subjects", SUBJECT_TEXTS), shaped(shape, "prompts", prompts))
 
-    result = invoke(["summer", "--count", "3", "--base-url", server.url])
+    done = _run(["summer", "--count", "3", "--base-url", server.url])
 
-    assert result.exit_code == 0, result.stderr
-    holds = [i["hold"]["prompt"] for i in yaml.safe_load(result.stdout)["intervals"]]
+    assert done.returncode == 0, done.stderr
+    holds = [i["hold"]["prompt"] for i in yaml.safe_load(done.stdout)["intervals"]]
     assert holds == PROMPT_TEXTS
     for subject in SUBJECT_TEXTS:  # each prompt's subject, as a comment above it
-        assert f"  # {subject}\n" in result.stdout
+        assert f"  # {subject}\n" in done.stdout
     assert len(server.chat_requests) == 2  # nothing was asked twice
-
-
-PROMPTS_BY_SUBJECT = list(zip(SUBJECT_TEXTS, PROMPT_TEXTS, strict=True))
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -216,10 +214,10 @@ def test_transitions_accept_each_reply_shape(server: LLMServer, shape: str) -> N
         reply = listed(lines, style=shape)
     server.queue(reply)
 
-    result = invoke(["--transitions", "a city skyline at dusk", "--base-url", server.url])
+    done = _run(["--transitions", "a city skyline at dusk", "--base-url", server.url])
 
-    assert result.exit_code == 0, result.stderr
-    intervals = yaml.safe_load(result.stdout)["intervals"]
+    assert done.returncode == 0, done.stderr
+    intervals = yaml.safe_load(done.stdout)["intervals"]
     assert {i["transition"]: i["to"]["prompt"] for i in intervals} == ENDS
 
 
@@ -235,9 +233,9 @@ def test_four_unlabelled_end_prompts_are_taken_in_the_order_asked(server: LLMSer
 def test_variations_accept_each_reply_shape(server: LLMServer, shape: str) -> None:
     server.queue(shaped(shape, "variations", VARIATIONS))
     prompt = "a disco ball, close-up"
-    result = invoke(["--variations", prompt, "--count", "2", "--base-url", server.url])
-    assert result.exit_code == 0, result.stderr
-    assert [i["hold"]["prompt"] for i in yaml.safe_load(result.stdout)["intervals"]] == VARIATIONS
+    done = _run(["--variations", prompt, "--count", "2", "--base-url", server.url])
+    assert done.returncode == 0, done.stderr
+    assert [i["hold"]["prompt"] for i in yaml.safe_load(done.stdout)["intervals"]] == VARIATIONS
 
 
 def test_json_mode_is_asked_for_where_the_server_has_it(server: LLMServer) -> None:
