@@ -261,6 +261,20 @@ def test_a_server_without_json_mode_is_asked_without_it_from_then_on() -> None:
     assert done.stderr.count("has no JSON mode") == 1
 
 
+def test_a_refusal_of_json_mode_is_remembered_for_later_clients_of_that_server() -> None:
+    # the studio makes a client per request: only the first may be refused
+    with LLMServer(json_mode=False) as server:
+        server.queue(chat(as_json({"variations": VARIATIONS})))
+        for _ in range(2):
+            llm = bs.LLM(api_key=KEY, base_url=server.url, model="local", max_retries=0)
+            ideas = bs.brainstorm_variations("a disco ball", llm=llm, count=2)
+            assert ideas.prompts == VARIATIONS
+        asked = ["response_format" in r.json for r in server.chat_requests]
+        other = bs.LLM(api_key=KEY, base_url=server.url, model="another", max_retries=0)
+    assert asked == [True, False, False]
+    assert other.json_mode  # another model on that server may have it
+
+
 def test_a_request_refused_with_or_without_json_mode_fails_in_one_line(server: LLMServer) -> None:
     server.queue(error(400, "model 'nope' is not loaded"))
     result = invoke(["summer", "--base-url", server.url])

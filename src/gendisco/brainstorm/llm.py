@@ -20,6 +20,10 @@ PLACEHOLDER_KEY = "no-key"
 
 T = TypeVar("T")
 
+# (base URL, model) of the servers that refused JSON mode in this process: a long-running
+# process (the studio) makes a client per request, and each would be refused again
+_NO_JSON_MODE: set[tuple[str | None, str]] = set()
+
 
 def _public_url(url: str) -> str:
     """The URL without user:password, for messages."""
@@ -62,7 +66,8 @@ class LLM:
 
     Requests for JSON ask for the server's JSON mode (`response_format`) until the server
     refuses it once (LM Studio and some llama.cpp builds answer 400); from then on this
-    client asks without it, and the prompt alone asks for JSON.
+    client, and any later one for the same server and model in this process, asks without
+    it, and the prompt alone asks for JSON.
     """
 
     def __init__(
@@ -91,7 +96,8 @@ class LLM:
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self._secret = api_key or None
-        self.json_mode = True  # False once the server refused `response_format`
+        # False once the server refused `response_format`
+        self.json_mode = (base_url, model) not in _NO_JSON_MODE
         self._client = openai.OpenAI(
             api_key=api_key or PLACEHOLDER_KEY,
             base_url=base_url,
@@ -145,6 +151,7 @@ class LLM:
                     # a server without JSON mode refuses the request: ask again without it,
                     # now and for every later request of this client
                     self.json_mode = False
+                    _NO_JSON_MODE.add((self.base_url, self.model))
                     status(f"{self.where} has no JSON mode; asking without it")
                     completion = create()
             else:
