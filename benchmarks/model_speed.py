@@ -506,7 +506,8 @@ def settings_section(device: torch.device, rows: list[VariantRow], meta: dict) -
         lines += [
             "",
             "On the CPU, `overlap_decode` has no second stream and only hands batches over one "
-            "later (the same work); `cudnn_benchmark` and `fp8` are CUDA settings and are "
+            "later (the same work, so its distance from 1.00x shows this run's noise); "
+            "`cudnn_benchmark` and `fp8` are CUDA settings and are "
             "not run here. The machine may be shared (load average over 1, 5 and 15 minutes "
             f"when this table was written: {load} on {os.cpu_count()} cores): compare the "
             "ratios, not the absolute times.",
