@@ -246,3 +246,35 @@ def test_bad_speed_settings_are_one_line_errors(tmp_path, make_wav):
         assert done.returncode == 2, done.stderr
         (line,) = done.stderr.strip().splitlines()
         assert line.startswith("error:") and expected in line
+
+
+def test_bare_compile_means_the_default_mode():
+    from gendisco.cli import expand_bare_ray
+
+    assert expand_bare_ray(["render", "p.yaml", "--compile"])[-1] == "default"
+    assert expand_bare_ray(["render", "--compile", "p.yaml"])[:4] == [
+        "render",
+        "--compile",
+        "default",
+        "p.yaml",
+    ]
+    assert expand_bare_ray(["render", "p.yaml", "--compile", "max-autotune"])[-1] == (
+        "max-autotune"
+    )
+    # a misspelt mode stays, so that click names the modes in its one-line error
+    assert expand_bare_ray(["render", "p.yaml", "--compile", "fast"])[-1] == "fast"
+
+
+def test_a_render_with_feature_reuse_gets_clips_of_its_own(tmp_path, make_wav):
+    song = make_wav(seconds=2)
+    project = _project(tmp_path, song, None)
+    clips = tmp_path / "renders" / "project" / "clips"
+    assert _cli("render", str(project), "--quiet", cwd=tmp_path).returncode == 0
+    plain = {path.name for path in clips.glob("*.mp4")}
+    done = _cli("render", str(project), "--quiet", "--speed", "feature_reuse=2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    reused = {path.name for path in clips.glob("*.mp4")} - plain
+    assert len(reused) == len(plain) == 1  # rendered again, beside the exact clip
+    again = _cli("render", str(project), "--quiet", "--speed", "feature_reuse=2", cwd=tmp_path)
+    assert again.returncode == 0
+    assert {path.name for path in clips.glob("*.mp4")} == plain | reused  # cached now
