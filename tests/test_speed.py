@@ -160,6 +160,22 @@ def test_feature_reuse_is_close_to_the_exact_frames_with_fewer_deep_passes(plain
     assert np.abs(reused[::2].astype(int) - exact[::2]).max() <= 1
 
 
+def test_feature_reuse_keeps_guided_halves_apart_on_sdxl():
+    # with guidance each frame is two UNet rows (unconditional, conditional): each reuses
+    # its own anchor row
+    request = dict(count=24, steps=4, span=1 / 6, guidance=5.0)
+    exact_pipe = load_pipeline("tiny-sdxl", device="cpu", scheduler="ddim")
+    exact = frames(exact_pipe, batch_size=8, **request)
+    pipe = load_pipeline(
+        "tiny-sdxl", device="cpu", scheduler="ddim", speed=SpeedSettings(feature_reuse=2)
+    )
+    reused = frames(pipe, batch_size=8, **request)
+    assert psnr(reused, exact) >= 35.0  # 38.6 dB measured
+    reuse = pipe.gendisco_feature_reuse
+    assert reuse.deep_rows == reuse.reused_rows == 24 * 4  # 48 rows per step, half deep
+    assert np.abs(frames(pipe, batch_size=5, **request).astype(int) - reused).max() <= 1
+
+
 def test_fp8_on_the_cpu_is_one_clear_line():
     with pytest.raises(UserError) as raised:
         load_pipeline("tiny", device="cpu", speed=SpeedSettings(fp8=True))
