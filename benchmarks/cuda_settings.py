@@ -1,17 +1,19 @@
-"""CUDA settings side by side: what cuDNN autotuning, channels-last layout, fused QKV
-projections and torch.compile buy, and how fast the H.264 encoder runs on the machine.
+"""CUDA settings side by side: what every `SpeedSettings` field buys on the full-size
+models, and how fast the H.264 encoder runs on the machine.
 
-Run: python benchmarks/cuda_settings.py [--compile]
+Run: python benchmarks/cuda_settings.py [--compile] [--only MODEL]
 
-Each variant starts from a freshly built pipeline (random weights, fp16) and measures
-frames/s through `generate_frames`, as benchmarks/model_speed.py does, all in one run so
-the ratios compare like with like. The first row is what `load_pipeline` gives (cuDNN's
-default algorithm choice, NCHW layout); gendisco keeps it, since on an H200 neither autotune
-nor channels-last paid for itself (channels-last slowed the full VAE by 7 %, and autotune
-re-benchmarks every new batch shape, with large workspaces). The encoder rows time
-`ClipWriter` alone on noise-like frames (what random weights produce, the hardest case
-for H.264) and smooth frames (closer to real images). Writes the `cuda-settings` section
-of BENCHMARKS.md.
+Each variant starts from a freshly built pipeline (random weights, fp16), loaded through
+`load_pipeline(..., speed=SpeedSettings(...))`, exactly as `gendisco render` applies the
+project's `speed:` block, and is measured by `model_speed.measure_variant`: build time, first
+batch (compiling included), compile time (first batch minus a warm batch), time to the first
+frame, frames/s of the timed runs, and the frames' PSNR against the plain pipeline's. All in
+one run, so the ratios compare like with like. With --compile, each torch.compile mode alone
+and with channels-last are added. Every row is listed before it runs, so a run that is cut
+short shows which variant it was on ("did not finish"). The encoder rows time `ClipWriter`
+alone on noise-like frames (what random weights produce, the hardest case for H.264) and
+smooth frames (closer to real images). Writes the `cuda-settings` section of BENCHMARKS.md
+and benchmarks/results/cuda_settings.json.
 """
 
 from __future__ import annotations
@@ -22,12 +24,21 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
-from model_speed import Config, fmt, free_memory, machine, throughput
-from report import write_section
+from model_speed import (
+    SETTINGS_HEADER,
+    SETTINGS_LEGEND,
+    Config,
+    VariantRow,
+    machine,
+    run_variants,
+    settings_line,
+    settings_variants,
+)
+from report import environment, write_results, write_section
 
 from gendisco import models
 from gendisco.video import ClipWriter
@@ -38,31 +49,6 @@ CONFIGS = (
     (Config("random:sd15", 512, 25, 7.5, "default", ()), 8),
     (Config("random:sdxl", 1024, 1, 0.0, "tiny", ()), 8),
 )
-VARIANTS = (
-    ("plain (gendisco's default)", dict(autotune=False, channels_last=False)),
-    ("cuDNN autotune", dict(autotune=True, channels_last=False)),
-    ("channels-last", dict(autotune=False, channels_last=True)),
-    ("autotune + channels-last", dict(autotune=True, channels_last=True)),
-    ("autotune + channels-last + fused QKV", dict(autotune=True, channels_last=True, fuse=True)),
-)
-COMPILED = (
-    "autotune + channels-last + torch.compile",
-    dict(autotune=True, channels_last=True, compile=True),
-)
-
-
-def prepare(config: Config, device: torch.device, settings: dict):
-    pipe = models.load_pipeline(config.model, device=device, vae=config.vae)
-    torch.backends.cudnn.benchmark = settings["autotune"]
-    layout = torch.channels_last if settings["channels_last"] else torch.contiguous_format
-    pipe.unet.to(memory_format=layout)
-    pipe.vae.to(memory_format=layout)
-    if settings.get("fuse"):
-        pipe.fuse_qkv_projections(vae=config.vae == "default")
-    if settings.get("compile"):
-        pipe.unet = torch.compile(pipe.unet)
-        pipe.vae.decoder = torch.compile(pipe.vae.decoder)
-    return pipe
 
 
 def encoder_fps(frames: np.ndarray, preset: str) -> float:
@@ -90,20 +76,20 @@ def test_frames(kind: str, count: int = 240) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--compile", action="store_true", help="also each torch.compile mode")
+    parser.add_argument("--only", help="models whose name contains this")
     args = parser.parse_args()
     device = models.resolve_device("cuda")
     command = " ".join(["python benchmarks/cuda_settings.py", *sys.argv[1:]])
-    lines = [
+    env = environment(command)
+    intro = [
         "## CUDA settings side by side",
         "",
-        f"`{command}` on {machine(device)}, {datetime.date.today()}, float16. Frames/s "
-        "through `generate_frames`, medians of 3 runs after a warm-up, every variant in the "
-        "same run.",
+        f"`{command}` on {machine(device)}, {datetime.date.today()}, float16. " + SETTINGS_LEGEND,
         "",
-        "| model | vae | batch | variant | frames/s | vs plain | note |",
-        "|---|---|---|---|---|---|---|",
+        *SETTINGS_HEADER,
     ]
+    rows: list[VariantRow] = []
     encoder_lines = [
         "",
         "H.264 encoder alone (`ClipWriter`, libx264, crf 18, 512x512, 240 frames):",
@@ -111,51 +97,28 @@ def main() -> None:
         "| frames | preset | frames/s |",
         "|---|---|---|",
     ]
+    encoder_rows: list[dict] = []
 
     def publish() -> None:
-        write_section("cuda-settings", "\n".join(lines + encoder_lines))
+        table = [settings_line(row) for row in rows]
+        write_section("cuda-settings", "\n".join(intro + table + encoder_lines))
+        write_results("cuda_settings", [asdict(r) for r in rows], env, encoder_rows=encoder_rows)
 
-    plain: dict[str, float] = {}
-
-    def measure(name: str, settings: dict, config: Config, batch: int) -> None:
-        try:
-            started = time.perf_counter()
-            pipe = prepare(config, device, settings)
-            row = throughput(pipe, config, batch, device)
-            seconds = time.perf_counter() - started
-            note = row.note or (f"{seconds:.0f} s with compile" if "compile" in name else "")
-            fps = row.frames_per_s
-            del pipe
-        except Exception as error:  # a failing variant is a result too
-            fps, note = None, f"failed: {type(error).__name__}: {str(error)[:100]}"
-        free_memory(device)
-        key = f"{config.label} {config.vae}"
-        if name.startswith("plain") and fps:
-            plain[key] = fps
-        ratio = f"{fps / plain[key]:.2f}x" if fps and key in plain else "-"
-        lines.append(
-            f"| {config.label} | {config.vae} | {batch} | {name} | {fmt(fps)} | {ratio} | {note} |"
-        )
-        print(lines[-1], flush=True)
-        publish()
-
-    for name, settings in VARIANTS:
-        for config, batch in CONFIGS:
-            measure(name, settings, config, batch)
-    torch.backends.cudnn.benchmark = False
+    variants = settings_variants(device, args.compile)
+    for config, batch in CONFIGS:
+        if args.only and args.only not in config.model:
+            continue
+        print(f"{config.label}, vae {config.vae}, batch {batch}", flush=True)
+        run_variants(config, batch, device, variants, rows, publish)
 
     for kind in ("noise", "smooth"):
         frames = test_frames(kind)
         for preset in ("medium", "veryfast"):
-            encoder_lines.append(f"| {kind} | {preset} | {encoder_fps(frames, preset):.0f} |")
+            fps = encoder_fps(frames, preset)
+            encoder_rows.append({"frames": kind, "preset": preset, "frames_per_s": fps})
+            encoder_lines.append(f"| {kind} | {preset} | {fps:.0f} |")
             print(encoder_lines[-1], flush=True)
             publish()
-
-    if args.compile:
-        # compile pays off where the model time is long: the full VAE and many steps
-        for config, batch in CONFIGS:
-            if config.vae == "default":
-                measure(*COMPILED, config, batch)
 
 
 if __name__ == "__main__":

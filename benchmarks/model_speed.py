@@ -1,6 +1,7 @@
-"""Model throughput: frames/s by model, size, steps, VAE and batch size, and where the time goes.
+"""Model throughput: frames/s by model, size, steps, VAE and batch size, where the time goes,
+and each speed setting side by side.
 
-Run: python benchmarks/model_speed.py [--device cuda] [--compile] [--quick]
+Run: python benchmarks/model_speed.py [--device cuda] [--compile] [--quick] [--no-settings]
 
 On CUDA the full-size architectures are built with random weights (`random:sd-turbo`,
 `random:sd15`, `random:sdxl`): the published models' layers, so their cost, in fp16. On
@@ -8,8 +9,18 @@ the CPU the published architectures are too slow to sweep, so the sweep uses `ti
 breakdown one `random:sd-turbo` frame at 256x256 (fp32). Frames come from gendisco's own
 generation path (`generate_frames`: lerped embeddings, slerped noise, decode, uint8 on the
 host); every row is the median of several timed runs after a warm-up. The breakdown times
-the text encoder, the UNet with its scheduler, and the VAE decoder separately. Writes the
-`model-speed-<device>` section of BENCHMARKS.md and, with --results, every row as JSON.
+the text encoder, the UNet with its scheduler, and the VAE decoder separately.
+
+The settings table (`measure_variant`) loads a fresh pipeline per `SpeedSettings` variant and
+reports, apart from each other: building the pipeline, the first batch (compiling included
+under `compile`), the time to the first frame (build + first batch), the compile time (first
+batch minus a warm batch), frames/s of the timed runs after that, and the fidelity of the
+frames against the plain pipeline's (PSNR and the largest difference in grey levels). On the
+CPU it runs on `tiny` (256 px, 4 DDIM steps, so that feature reuse has steps to work on);
+benchmarks/cuda_settings.py runs the same on the full-size models on a GPU.
+
+Writes the `model-speed-<device>` and `model-settings-<device>` sections of BENCHMARKS.md
+and the raw rows to benchmarks/results/model_speed_<device>.json.
 """
 
 from __future__ import annotations
@@ -17,22 +28,22 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import json
 import math
+import os
 import platform
 import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
-from report import write_section
+from report import environment, write_results, write_section
 
 from gendisco import models
 from gendisco.errors import ModelError
 from gendisco.models import generate
+from gendisco.speed import SpeedSettings
 
 PROMPTS = ("a city skyline at dusk", "a flock of flamingos over the sea")
 TARGET_SECONDS = 1.0  # each timed run lasts about this long
@@ -200,8 +211,219 @@ def compile_row(pipe, config: Config, batch: int, device: torch.device) -> Row:
     compile_s = time.perf_counter() - started
     row = throughput(pipe, config, batch, device)
     row.config += " + torch.compile"
-    row.note = f"compile {compile_s:.0f} s"
+    row.note = f"first batch, compiling included: {compile_s:.0f} s"
     return row
+
+
+@dataclass
+class VariantRow:
+    config: str
+    vae: str
+    batch: int
+    variant: str
+    settings: dict
+    build_s: float | None = None  # load_pipeline with these settings
+    first_batch_s: float | None = None  # the first batch (compiling included)
+    first_frame_s: float | None = None  # build + first batch: until the first frame is out
+    compile_s: float | None = None  # first batch minus a warm batch, for compile variants
+    frames_per_s: float | None = None  # timed runs after the warm-up
+    vs_plain: float | None = None
+    psnr_db: float | None = None  # against the plain pipeline's frames (inf: identical)
+    max_grey_levels: int | None = None
+    deep_share: float | None = None  # share of latents through the deep UNet blocks
+    note: str = ""
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def fidelity_frames(pipe, config: Config, batch: int) -> np.ndarray:
+    """Two batches of one transition: what every variant is compared on."""
+    count = 2 * batch
+    positions = np.linspace(0.0, 1.0 / 12, count)  # half a second of a 6 s transition
+    return np.concatenate(
+        list(
+            models.generate_frames(
+                pipe,
+                prompt_a=PROMPTS[0],
+                prompt_b=PROMPTS[1],
+                seed_a=1,
+                seed_b=2,
+                embed_mix=positions,
+                noise_mix=positions,
+                width=config.size,
+                height=config.size,
+                steps=config.steps,
+                guidance=config.guidance,
+                batch_size=batch,
+            )
+        )
+    )
+
+
+def measure_variant(
+    config: Config,
+    batch: int,
+    device: torch.device,
+    name: str,
+    settings: SpeedSettings,
+    reference: np.ndarray | None,
+    scheduler: str | None = None,
+) -> tuple[VariantRow, np.ndarray | None]:
+    """One speed variant on a freshly built pipeline -> its row and its fidelity frames."""
+    row = VariantRow(config.label, config.vae, batch, name, settings.changed())
+    frames = None
+    try:
+        free_memory(device)
+        sync(device)
+        started = time.perf_counter()
+        pipe = models.load_pipeline(
+            config.model, device=device, vae=config.vae, scheduler=scheduler, speed=settings
+        )
+        sync(device)
+        row.build_s = time.perf_counter() - started
+        first = timed(device, lambda: make_frames(pipe, config, batch, batch))
+        row.first_batch_s = first
+        row.first_frame_s = row.build_s + first
+        warm = statistics.median(
+            [timed(device, lambda: make_frames(pipe, config, batch, batch)) for _ in range(3)]
+        )
+        if settings.compile != "off":
+            row.compile_s = max(0.0, first - warm)
+        reuse = getattr(pipe, "gendisco_feature_reuse", None)
+        if reuse is not None:
+            reuse.deep_rows = reuse.reused_rows = 0
+        batches = max(2, min(16, math.ceil(TARGET_SECONDS / max(warm, 1e-6))))
+        count = batches * batch
+        runs = [timed(device, lambda: make_frames(pipe, config, count, batch)) for _ in range(3)]
+        row.frames_per_s = count / statistics.median(runs)
+        if reuse is not None:
+            row.deep_share = reuse.deep_rows / max(1, reuse.deep_rows + reuse.reused_rows)
+        frames = fidelity_frames(pipe, config, batch)
+        if reference is not None:
+            row.psnr_db = psnr(frames, reference)
+            row.max_grey_levels = int(np.abs(frames.astype(int) - reference).max())
+        pipe = None  # free it before the next variant is built
+    except Exception as error:  # a variant that fails is a result too
+        text = str(error).strip().splitlines()
+        row.note = f"failed: {type(error).__name__}: {text[0][:120] if text else ''}"
+    torch.backends.cudnn.benchmark = False  # process-wide: the next variant starts from off
+    free_memory(device)
+    return row, frames
+
+
+# (name, settings): every setting alone, then the combinations worth knowing
+SETTING_VARIANTS: tuple[tuple[str, SpeedSettings], ...] = (
+    ("plain (defaults)", SpeedSettings()),
+    ("attention: math", SpeedSettings(attention="math")),
+    ("fused_qkv", SpeedSettings(fused_qkv=True)),
+    ("channels_last", SpeedSettings(channels_last=True)),
+    ("cudnn_benchmark", SpeedSettings(cudnn_benchmark=True)),
+    ("overlap_decode", SpeedSettings(overlap_decode=True)),
+    ("feature_reuse: 2", SpeedSettings(feature_reuse=2)),
+    ("feature_reuse: 3", SpeedSettings(feature_reuse=3)),
+    ("fp8", SpeedSettings(fp8=True)),
+)
+COMPILE_VARIANTS: tuple[tuple[str, SpeedSettings], ...] = (
+    ("compile: default", SpeedSettings(compile="default")),
+    ("compile: reduce-overhead", SpeedSettings(compile="reduce-overhead")),
+    ("compile: max-autotune", SpeedSettings(compile="max-autotune")),
+    (
+        "compile: max-autotune + channels_last",
+        SpeedSettings(compile="max-autotune", channels_last=True),
+    ),
+    (
+        "compile: max-autotune + channels_last + fused_qkv + overlap_decode",
+        SpeedSettings(
+            compile="max-autotune", channels_last=True, fused_qkv=True, overlap_decode=True
+        ),
+    ),
+)
+CPU_ONLY_SKIPPED = ("cudnn_benchmark", "fp8")  # CUDA-only: nothing to measure on the CPU
+
+
+def settings_variants(device: torch.device, with_compile: bool):
+    variants = [
+        (name, settings)
+        for name, settings in SETTING_VARIANTS
+        if device.type == "cuda" or name not in CPU_ONLY_SKIPPED
+    ]
+    if with_compile:
+        variants += [
+            (name, settings)
+            for name, settings in COMPILE_VARIANTS
+            if device.type == "cuda" or "reduce-overhead" not in name and "+" not in name
+        ]
+    return variants
+
+
+def run_variants(
+    config: Config,
+    batch: int,
+    device: torch.device,
+    variants,
+    rows: list[VariantRow],
+    publish,
+    scheduler: str | None = None,
+) -> None:
+    """Every variant of one config side by side; the first must be the plain one. A row is
+    listed (as not finished) before it runs, so a run cut short still shows what it tried."""
+    # the process's own first-use costs (thread pools, allocator, lazy imports) must not be
+    # charged to whichever variant happens to run first
+    measure_variant(config, batch, device, "warm-up", SpeedSettings(), None, scheduler)
+    reference: np.ndarray | None = None
+    plain_fps: float | None = None
+    for name, settings in variants:
+        placeholder = VariantRow(
+            config.label, config.vae, batch, name, settings.changed(), note="did not finish"
+        )
+        rows.append(placeholder)
+        publish()
+        row, frames = measure_variant(config, batch, device, name, settings, reference, scheduler)
+        if reference is None and frames is not None:
+            reference, plain_fps = frames, row.frames_per_s
+        if row.frames_per_s and plain_fps:
+            row.vs_plain = row.frames_per_s / plain_fps
+        rows[rows.index(placeholder)] = row
+        print(f"  {settings_line(row)}", flush=True)
+        publish()
+
+
+def settings_line(row: VariantRow) -> str:
+    def num(value, digits=1, suffix=""):
+        if value is None:
+            return "-"
+        if isinstance(value, float) and math.isinf(value):
+            return "identical"
+        return f"{value:.{digits}f}{suffix}"
+
+    deep = "-" if row.deep_share is None else f"{100 * row.deep_share:.0f}%"
+    return (
+        f"| {row.config} | {row.vae} | {row.batch} | {row.variant} | {num(row.frames_per_s)} | "
+        f"{num(row.vs_plain, 2, 'x')} | {num(row.build_s)} | {num(row.first_batch_s, 2)} | "
+        f"{num(row.compile_s)} | {num(row.first_frame_s)} | {num(row.psnr_db)} | "
+        f"{'-' if row.max_grey_levels is None else row.max_grey_levels} | {deep} | "
+        f"{row.note} |"
+    )
+
+
+SETTINGS_HEADER = [
+    "| model | vae | batch | variant | frames/s | vs plain | build s | first batch s | "
+    "compile s | first frame s | PSNR dB | max grey diff | deep UNet share | note |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+]
+SETTINGS_LEGEND = (
+    "Each variant on a freshly built pipeline, all in one run. frames/s: timed runs after "
+    "the first batch and 3 warm batches (medians of 3). build s: `load_pipeline` with the "
+    "settings. first batch s: the first batch, compiling included. compile s: first batch "
+    "minus a warm batch (compile variants only). first frame s: build + first batch, in a "
+    "process whose imports are done. PSNR and max grey diff: the variant's frames against "
+    "the plain pipeline's (same positions, 2 batches); random weights, so they say how far "
+    "the numbers move, not how the pictures look. deep UNet share: latents that went "
+    "through the deep blocks (feature reuse)."
+)
 
 
 def machine(device: torch.device) -> str:
@@ -264,13 +486,44 @@ def section(device: torch.device, rows: list[Row], meta: dict) -> str:
     return "\n".join(lines)
 
 
+SETTINGS_CPU_CONFIG = Config("tiny", 256, 4, 0.0, "default", ())
+SETTINGS_CPU_BATCH = 4
+
+
+def settings_section(device: torch.device, rows: list[VariantRow], meta: dict) -> str:
+    scheduler = ", DDIM" if device.type == "cpu" else ""
+    lines = [
+        f"## Speed settings side by side ({device.type})",
+        "",
+        f"`{meta['command']}` on {meta['machine']}, {meta['date']}, {meta['dtype']}{scheduler}. "
+        + SETTINGS_LEGEND,
+        "",
+        *SETTINGS_HEADER,
+        *(settings_line(row) for row in rows),
+    ]
+    if device.type == "cpu":
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        lines += [
+            "",
+            "On the CPU, `overlap_decode` has no second stream and only hands batches over one "
+            "later (the same work, so its distance from 1.00x shows this run's noise); "
+            "`cudnn_benchmark` and `fp8` are CUDA settings and are "
+            "not run here. The machine may be shared (load average over 1, 5 and 15 minutes "
+            f"when this table was written: {load} on {os.cpu_count()} cores): compare the "
+            "ratios, not the absolute times.",
+        ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--quick", action="store_true", help="first batch size of each only")
     parser.add_argument("--only", help="models whose name contains this")
-    parser.add_argument("--results", type=Path, help="also write the rows here as JSON")
+    parser.add_argument(
+        "--no-settings", action="store_true", help="skip the speed settings side by side"
+    )
     args = parser.parse_args()
     device = models.resolve_device(args.device)
     configs = CUDA_CONFIGS if device.type == "cuda" else CPU_CONFIGS
@@ -284,11 +537,34 @@ def main() -> None:
         "auto": [],
     }
     rows: list[Row] = []
+    variant_rows: list[VariantRow] = []
+    env = environment(meta["command"])
 
     def publish() -> None:
         write_section(f"model-speed-{device.type}", section(device, rows, meta))
-        if args.results:
-            args.results.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+        if variant_rows:
+            write_section(
+                f"model-settings-{device.type}", settings_section(device, variant_rows, meta)
+            )
+        write_results(
+            f"model_speed_{device.type}",
+            [asdict(r) for r in rows],
+            env,
+            settings_rows=[asdict(r) for r in variant_rows],
+        )
+
+    if device.type == "cpu" and not args.no_settings:
+        # first, while the machine's state is the same for every variant
+        print(f"speed settings side by side on {SETTINGS_CPU_CONFIG.label}", flush=True)
+        run_variants(
+            SETTINGS_CPU_CONFIG,
+            SETTINGS_CPU_BATCH,
+            device,
+            settings_variants(device, args.compile),
+            variant_rows,
+            publish,
+            scheduler="ddim",
+        )
 
     for config in configs:
         started = time.perf_counter()
@@ -314,6 +590,7 @@ def main() -> None:
         del pipe
         free_memory(device)
     if args.compile and device.type == "cuda":
+        # torch.compile alone (gendisco's `--compile`), at the best eager batch
         config = configs[0]
         mine = [r for r in rows if r.config == config.label and r.vae == config.vae]
         best = max((r for r in mine if r.frames_per_s), key=lambda r: r.frames_per_s)

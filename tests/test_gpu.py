@@ -22,7 +22,9 @@ from frame_checks import (
     same_frames_in_lower_precision,
     speed_label,
 )
+from gendisco.errors import UserError
 from gendisco.models import describe_pipeline, generate_frames, generate_images, load_pipeline
+from gendisco.speed import SpeedSettings
 
 pytestmark = [
     pytest.mark.gpu,
@@ -81,6 +83,30 @@ def test_fp16_on_cuda_shows_the_fp32_frames():
     assert same_frames_in_lower_precision(low, full)
     for name, control in controls(full).items():
         assert not same_frames_in_lower_precision(control, full), name
+
+
+def test_overlapped_decoding_on_a_second_stream_gives_the_same_frames():
+    plain = _frames(load_pipeline("tiny", device="cuda"), 7, 64, 2, batch=3)
+    overlap = load_pipeline("tiny", device="cuda", speed=SpeedSettings(overlap_decode=True))
+    assert np.array_equal(_frames(overlap, 7, 64, 2, batch=3), plain)
+    assert overlap.gendisco_decode_streams  # the decoder really ran on its own stream
+
+
+def test_fp8_runs_where_the_gpu_has_float8_or_says_why_not():
+    capability = torch.cuda.get_device_capability()
+    try:
+        import torchao  # noqa: F401
+
+        has_torchao = True
+    except ImportError:
+        has_torchao = False
+    if capability < (8, 9) or not has_torchao:
+        with pytest.raises(UserError, match="fp8 needs"):
+            load_pipeline("tiny", device="cuda", speed=SpeedSettings(fp8=True))
+        return
+    fp8 = load_pipeline("tiny", device="cuda", dtype="bf16", speed=SpeedSettings(fp8=True))
+    full = _frames(load_pipeline("tiny", device="cpu"), 5, 64, 2)
+    assert same_frames_in_lower_precision(_frames(fp8, 5, 64, 2), full)
 
 
 @pytest.mark.parametrize(("model", "size", "steps", "guidance", "vae", "batch"), GPU_SPEED_CASES)

@@ -160,6 +160,22 @@ def test_feature_reuse_is_close_to_the_exact_frames_with_fewer_deep_passes(plain
     assert np.abs(reused[::2].astype(int) - exact[::2]).max() <= 1
 
 
+def test_feature_reuse_keeps_guided_halves_apart_on_sdxl():
+    # with guidance each frame is two UNet rows (unconditional, conditional): each reuses
+    # its own anchor row
+    request = dict(count=24, steps=4, span=1 / 6, guidance=5.0)
+    exact_pipe = load_pipeline("tiny-sdxl", device="cpu", scheduler="ddim")
+    exact = frames(exact_pipe, batch_size=8, **request)
+    pipe = load_pipeline(
+        "tiny-sdxl", device="cpu", scheduler="ddim", speed=SpeedSettings(feature_reuse=2)
+    )
+    reused = frames(pipe, batch_size=8, **request)
+    assert psnr(reused, exact) >= 35.0  # 38.6 dB measured
+    reuse = pipe.gendisco_feature_reuse
+    assert reuse.deep_rows == reuse.reused_rows == 24 * 4  # 48 rows per step, half deep
+    assert np.abs(frames(pipe, batch_size=5, **request).astype(int) - reused).max() <= 1
+
+
 def test_fp8_on_the_cpu_is_one_clear_line():
     with pytest.raises(UserError) as raised:
         load_pipeline("tiny", device="cpu", speed=SpeedSettings(fp8=True))
@@ -246,3 +262,35 @@ def test_bad_speed_settings_are_one_line_errors(tmp_path, make_wav):
         assert done.returncode == 2, done.stderr
         (line,) = done.stderr.strip().splitlines()
         assert line.startswith("error:") and expected in line
+
+
+def test_bare_compile_means_the_default_mode():
+    from gendisco.cli import expand_bare_ray
+
+    assert expand_bare_ray(["render", "p.yaml", "--compile"])[-1] == "default"
+    assert expand_bare_ray(["render", "--compile", "p.yaml"])[:4] == [
+        "render",
+        "--compile",
+        "default",
+        "p.yaml",
+    ]
+    assert expand_bare_ray(["render", "p.yaml", "--compile", "max-autotune"])[-1] == (
+        "max-autotune"
+    )
+    # a misspelt mode stays, so that click names the modes in its one-line error
+    assert expand_bare_ray(["render", "p.yaml", "--compile", "fast"])[-1] == "fast"
+
+
+def test_a_render_with_feature_reuse_gets_clips_of_its_own(tmp_path, make_wav):
+    song = make_wav(seconds=2)
+    project = _project(tmp_path, song, None)
+    clips = tmp_path / "renders" / "project" / "clips"
+    assert _cli("render", str(project), "--quiet", cwd=tmp_path).returncode == 0
+    plain = {path.name for path in clips.glob("*.mp4")}
+    done = _cli("render", str(project), "--quiet", "--speed", "feature_reuse=2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    reused = {path.name for path in clips.glob("*.mp4")} - plain
+    assert len(reused) == len(plain) == 1  # rendered again, beside the exact clip
+    again = _cli("render", str(project), "--quiet", "--speed", "feature_reuse=2", cwd=tmp_path)
+    assert again.returncode == 0
+    assert {path.name for path in clips.glob("*.mp4")} == plain | reused  # cached now
