@@ -423,6 +423,14 @@ def render(
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Frames per batch (default: from free memory).")
     ] = None,
+    encoders: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Clips encoded at once while the model makes the next frames (default: as "
+            "many as keep up with the model, as the cores allow).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     dtype: Annotated[
         Literal["fp16", "bf16", "fp32"] | None,
@@ -517,6 +525,7 @@ def render(
                 ray_address=ray,
                 compile=compile_model,
                 wait=wait,
+                encoders=encoders,
             )
         except KeyboardInterrupt:
             bar.close()
