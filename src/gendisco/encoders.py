@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from gendisco.errors import UserError
-from gendisco.video import ClipWriter, temporary_path
+from gendisco.video import ClipWriter, write_pngs
 
 # Batches waiting for each encoder; the generator moves to another clip when it is full.
 ENCODER_QUEUE_BATCHES = 2
@@ -128,14 +128,8 @@ class ClipEncoder:
             self._on_change()  # finished
 
     def _save_pngs(self, batch: np.ndarray) -> None:
-        from PIL import Image
-
-        for image in batch:
-            path = self._frames_dir / f"{self._next_frame:06d}.png"
-            partial = temporary_path(path)
-            Image.fromarray(image).save(partial, format="PNG", compress_level=1)
-            os.replace(partial, path)
-            self._next_frame += 1
+        write_pngs(self._frames_dir, self._next_frame, batch)
+        self._next_frame += len(batch)
 
     def check(self) -> None:
         if self._error is not None:

@@ -38,7 +38,9 @@ from gendisco.video import (
     frame_rate,
     join_clips,
     last_frame,
+    png_path,
     remove_partial_files,
+    write_file_atomically,
 )
 
 # A long interval is split into clips of at most this many frames, so a crash loses at most
@@ -424,9 +426,23 @@ def _with_partner_seed(interval: ResolvedInterval, seed_b: int) -> ResolvedInter
 
 def _frames_missing(clip: ClipPlan, frames_dir: Path) -> bool:
     return any(
-        not (frames_dir / f"{index:06d}.png").exists()
+        not png_path(frames_dir, index).exists()
         for index in range(clip.first_frame, clip.first_frame + clip.frame_count)
     )
+
+
+def _write_gap_pngs(clip: ClipPlan, frames_dir: Path) -> None:
+    """A gap's PNG frames: the held frame's PNG again at each of the gap's indices, so the
+    sequence has no hole. Rewritten when the held frame changed (its interval was edited);
+    left for later when the held frame was not written yet (its interval left out)."""
+    held = png_path(frames_dir, clip.first_frame - 1)
+    if not held.exists():
+        return
+    data = held.read_bytes()
+    for index in range(clip.first_frame, clip.first_frame + clip.frame_count):
+        path = png_path(frames_dir, index)
+        if not path.exists() or path.read_bytes() != data:
+            write_file_atomically(path, data)
 
 
 def _clip_writer(clip: ClipPlan, project: Project, *, threads: int | None = None) -> ClipWriter:
@@ -525,7 +541,7 @@ def render_clip(
     )
 
 
-def _render_gap(clip: ClipPlan, project: Project, frames_dir: Path | None) -> None:
+def _render_gap(clip: ClipPlan, project: Project) -> None:
     frame = last_frame(clip.source)
     with _clip_writer(clip, project, threads=encoder_threads(cpu_cores())) as writer:
         for _ in range(clip.frame_count):
@@ -629,6 +645,7 @@ def render(
     with OutputLock(project.output, wait=wait, on_wait=waiting):
         # Holding the lock, no other process writes here: partial files are abandoned.
         remove_partial_files(project.output / "clips")
+        remove_partial_files(project.output / "frames")
         remove_partial_files(project.output)
         return _render_locked(
             project,
@@ -803,8 +820,12 @@ def _render_locked(
 
     # 5. Fill gaps between intervals by holding the previous interval's last frame.
     for clip in plan.clips:
-        if clip.kind == "gap" and not clip.path.exists() and clip.source.exists():
-            _render_gap(clip, project, frames_dir)
+        if clip.kind != "gap" or not clip.source.exists():
+            continue
+        if not clip.path.exists():
+            _render_gap(clip, project)
+        if frames_dir is not None:
+            _write_gap_pngs(clip, frames_dir)
 
     # What is on disk now: a clip left for later (--interval) is neither cached nor listed.
     for clip in plan.clips:

@@ -47,17 +47,50 @@ def remove_partial_files(folder: Path) -> int:
     return removed
 
 
+def _fsync_folder(path: Path) -> None:
+    """Make renames inside `path` durable."""
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be fsynced
+        folder = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
 def _publish(temporary: Path, final: Path) -> None:
     """Make a completely written file visible under its final name, durably."""
     with open(temporary, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, final)
-    with contextlib.suppress(OSError):  # not every filesystem lets a folder be fsynced
-        folder = os.open(final.parent, os.O_RDONLY)
+    _fsync_folder(final.parent)
+
+
+def png_path(folder: Path, frame_index: int) -> Path:
+    """Where `--frames` writes a frame: named by its global frame index (000123.png)."""
+    return folder / f"{frame_index:06d}.png"
+
+
+def write_pngs(folder: Path, first_index: int, frames: np.ndarray) -> None:
+    """Frames (B, H, W, 3) uint8 as lossless PNGs numbered from `first_index`.
+
+    Each PNG is written under a temporary name and renamed once complete, so a file of the
+    sequence is either whole or absent; the folder is synced once per call.
+    """
+    from PIL import Image
+
+    for offset, image in enumerate(frames):
+        path = png_path(folder, first_index + offset)
+        temporary = temporary_path(path)
         try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+            with open(temporary, "wb") as handle:
+                Image.fromarray(image).save(handle, format="PNG", compress_level=1)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    _fsync_folder(folder)
 
 
 def write_file_atomically(path: Path, data: bytes) -> None:
