@@ -40,6 +40,7 @@ from gendisco.render import render  # noqa: E402
 from synth import drum_song, write_audio  # noqa: E402
 
 CLIP_SECONDS = 2.0
+TEXTURES = 4  # distinct clip contents (memory: TEXTURES clips of frames, whatever --clips)
 
 
 def panning_frames(seed: int, count: int, size: int) -> np.ndarray:
@@ -121,9 +122,8 @@ def main() -> None:
         song = write_audio(folder / "song.wav", track.y, track.sr)
         analyze(song)  # cached: every run starts with the analysis done
         project = write_project(folder, song, args)
-        install_fake_generator(
-            {k: panning_frames(k, frames_per_clip, args.size) for k in range(args.clips)}
-        )
+        textures = [panning_frames(k, frames_per_clip, args.size) for k in range(TEXTURES)]
+        install_fake_generator({k: textures[k % TEXTURES] for k in range(args.clips)})
         pipe = load_pipeline("tiny")  # only described in the manifest: no frame comes from it
         one_render(project, pipe, 1, args.batch)  # warm up
         runs: dict[str, list[float]] = {str(n): [] for n in counts} | {"auto": []}
