@@ -10,7 +10,9 @@ its frames over as many encoders as it needs, up to `max_encoders`.
 Memory stays bounded: each encoder holds at most `ENCODER_QUEUE_BATCHES` batches waiting, and
 at most `encoders` clips are in flight. Every encoder gets the same libx264 thread count
 (`encoder_threads`, a share of the cores that does not depend on how many encoders run), so a
-clip's bytes are the same whatever `--encoders` says.
+clip is encoded the same way whatever `--encoders` says. (libx264 may still encode a few
+macroblocks differently from one run to the next when it runs beside other threads, with one
+encoder as with several.)
 
 Stopping (Ctrl-C, a failed batch): clips still being generated are abandoned (their
 temporary files deleted); clips whose frames were all made are finished and kept.
