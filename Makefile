@@ -40,7 +40,9 @@ demo: install
 	$(VENV)/bin/gendisco render projects/demo/demo.yaml --model $(MODEL)
 
 bench: install-dev
-	$(PY) benchmarks/render_speed.py
+	$(PY) benchmarks/render_speed.py --seconds 8 --repeats 5
+	$(PY) benchmarks/render_process.py --seconds 180 --repeats 3
+	$(PY) benchmarks/encoders.py --encoders 1,2,3,4 --size 512 --clips 16 --repeats 3
 	$(PY) benchmarks/model_speed.py
 	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/ray_speed.py

@@ -145,12 +145,20 @@ def test_gap_holds_the_previous_frame(rendered):
         assert np.abs(frame.astype(int) - held).mean() < np.abs(next_interval - held).mean()
 
 
-def test_lossless_frames_are_numbered_by_global_index(rendered):
+def png(frames: Path, index: int) -> np.ndarray:
+    return np.asarray(Image.open(frames / f"{index:06d}.png"))
+
+
+def test_lossless_frames_cover_every_frame_of_the_video_gaps_included(rendered):
     project, _ = rendered
-    pngs = sorted((project.parent / "out" / "frames").glob("*.png"))
-    # the gap's frames are not generated, so only the intervals' frames are written
-    assert len(pngs) == 36 + 24 + 33
-    assert pngs[0].name == "000000.png" and pngs[-1].name == f"{round(8.25 * FPS) - 1:06d}.png"
+    out = project.parent / "out"
+    count = len(read_video(out / "final.mp4")["frames"])
+    names = sorted(path.name for path in (out / "frames").iterdir())
+    assert names == [f"{index:06d}.png" for index in range(count)]  # once each, nothing else
+    held = png(out / "frames", 59)  # the gap from 5.0 s to 5.5 s holds frame 59, losslessly
+    for index in range(60, 66):
+        assert np.array_equal(png(out / "frames", index), held)
+    assert not np.array_equal(png(out / "frames", 66), held)
 
 
 def test_continued_interval_starts_on_the_previous_end_frame(tmp_path, song):
@@ -377,6 +385,40 @@ def test_interrupted_render_keeps_clips_and_resumes(tmp_path, song, how):
     assert summary["frames_rendered"] == (5 - len(kept)) * 2 * FPS
     assert len(read_video(Path(summary["final"]))["frames"]) == 10 * FPS
     assert not list(clips.glob(".*.part"))
+
+
+def test_interrupted_frames_render_resumes_to_a_complete_sequence(tmp_path, song):
+    intervals = [*LONG_PROJECT[:4], {**LONG_PROJECT[4], "start": 8.5}]  # a gap at 8.0-8.5 s
+    project = write_project(tmp_path, song, intervals, width=128, height=128)
+    out = tmp_path / "out"
+    env = {**os.environ, "GENDISCO_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-m", "gendisco", "render", str(project), "--quiet", "--frames"]
+    process = subprocess.Popen(
+        [*command, "--batch-size", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    try:
+        found = _wait_for(lambda: len(list((out / "clips").glob("*.mp4"))) >= 1, 240)
+        assert found, "no clip appeared"
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    finally:
+        process.kill()
+    kept = sorted((out / "clips").glob("*.mp4"))
+    assert 1 <= len(kept) < 5, "the render should have been stopped part way"
+    kept_frames = sum(len(read_video(clip)["frames"]) for clip in kept)
+    # what a kill in the middle of writing a PNG leaves behind
+    (out / "frames" / ".000100.png.part").write_bytes(b"\x89PNG half")
+
+    resumed = run_cli("render", str(project), "--frames", "--json", "--quiet", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["frames_rendered"] == 4 * 2 * FPS + round(1.5 * FPS) - kept_frames
+    count = len(read_video(Path(summary["final"]))["frames"])
+    assert count == 10 * FPS
+    names = sorted(path.name for path in (out / "frames").iterdir())
+    assert names == [f"{index:06d}.png" for index in range(count)]
+    for index in range(8 * FPS, round(8.5 * FPS)):  # the gap holds frame 95
+        assert np.array_equal(png(out / "frames", index), png(out / "frames", 8 * FPS - 1))
 
 
 def test_one_interval_reports_only_what_is_on_disk(tmp_path, song):

@@ -9,6 +9,7 @@ Results go to stdout, status and progress to stderr. Exit codes (DESIGN.md): 0 d
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import shlex
 import sys
@@ -423,6 +424,14 @@ def render(
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Frames per batch (default: from free memory).")
     ] = None,
+    encoders: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Clips encoded at once while the model makes the next frames (default: as "
+            "many as keep up with the model, as the cores allow).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     dtype: Annotated[
         Literal["fp16", "bf16", "fp32"] | None,
@@ -536,6 +545,7 @@ def render(
                 ray_address=ray,
                 compile=compile_model or False,
                 wait=wait,
+                encoders=encoders,
             )
         except KeyboardInterrupt:
             bar.close()
@@ -1168,4 +1178,10 @@ def main() -> None:
         sys.exit(error.exit_code)
     except (typer.Abort, KeyboardInterrupt):  # Ctrl-C during parsing or teardown
         sys.exit(130)
+    finally:
+        # The interpreter's last garbage collection walks every object still alive, torch's
+        # and diffusers' hundreds of thousands included: seconds at exit spent on nothing.
+        # Frozen objects are left to the operating system; every file the command wrote is
+        # closed by now, and stdout and stderr are flushed after this.
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)

@@ -5,8 +5,8 @@ The steps, each owned by another module:
 1. the project (validated by `gendisco.project`) and the song's analysis (`gendisco.audio`),
 2. a plan: every clip's frames and their interpolation positions (`gendisco.schedule`),
    named by a hash of everything that decides its pixels,
-3. the frames of the clips that do not exist yet (`gendisco.models`), streamed through a
-   bounded queue into an encoder thread (`gendisco.video`),
+3. the frames of the clips that do not exist yet (`gendisco.models`), streamed through
+   bounded queues into encoder threads, several clips at once (`gendisco.encoders`),
 4. the clips joined into `final.mp4` with the audio, and the `render.json` manifest.
 """
 
@@ -15,11 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -28,11 +27,22 @@ from typing import Any, Literal
 import numpy as np
 
 from gendisco import schedule, wording
+from gendisco.encoders import ClipJob, EncoderPool, check_encoders, cpu_cores, encoder_threads
 from gendisco.errors import GendiscoError, UserError
 from gendisco.lock import OutputLock
 from gendisco.project import Project, ResolvedInterval, load_project, resolve_intervals
 from gendisco.speed import SpeedSettings, compile_settings
-from gendisco.video import ClipWriter, join_clips, last_frame, remove_partial_files
+from gendisco.video import (
+    ClipWriter,
+    EncodedAudio,
+    encode_song_audio,
+    frame_rate,
+    join_clips,
+    last_frame,
+    png_path,
+    remove_partial_files,
+    write_file_atomically,
+)
 
 # A long interval is split into clips of at most this many frames, so a crash loses at most
 # one chunk of work and several machines can share one interval. Part of every clip's name:
@@ -43,8 +53,6 @@ HOLD_PARTNER_SEED_OFFSET = 1_000_003
 # Bump when a change to the code changes the pixels of a clip (the model call, or how
 # gendisco.schedule turns the music into per-frame positions), so old clips are not reused.
 CLIP_FORMAT_VERSION = 2
-# Batches waiting for the encoder; bounded so memory stays flat whatever the song's length.
-ENCODER_QUEUE_BATCHES = 2
 # `render --draft`: a quick look at the timing and the motion, kept apart from real clips.
 DRAFT_MODEL = "tiny"
 DRAFT_LONG_SIDE_PX = 128  # with a built-in model; a real model needs more pixels to show much
@@ -419,88 +427,29 @@ def _with_partner_seed(interval: ResolvedInterval, seed_b: int) -> ResolvedInter
 
 # ---------------------------------------------------------------------------- rendering
 
-_DONE = object()
-_ABORT = object()
-
-
-class _Aborted(Exception):
-    pass
-
-
-class ClipEncoder:
-    """Encodes a clip in a thread fed through a bounded queue, so the model never waits.
-
-    PyAV releases the GIL while encoding, as torch does while computing, so the two overlap.
-    """
-
-    def __init__(self, writer: ClipWriter, *, frames_dir: Path | None, first_frame: int):
-        self._writer = writer
-        self._frames_dir = frames_dir
-        self._next_frame = first_frame
-        self._queue: queue.Queue = queue.Queue(maxsize=ENCODER_QUEUE_BATCHES)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="gendisco-encoder", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            with self._writer as clip:
-                while (batch := self._queue.get()) is not _DONE:
-                    if batch is _ABORT:
-                        raise _Aborted
-                    clip.write(batch)
-                    if self._frames_dir is not None:
-                        self._save_pngs(batch)
-        except _Aborted:
-            pass
-        except BaseException as error:  # handed to the main thread by put()/finish()
-            self._error = error
-
-    def _save_pngs(self, batch: np.ndarray) -> None:
-        from PIL import Image
-
-        for image in batch:
-            path = self._frames_dir / f"{self._next_frame:06d}.png"
-            partial = path.with_name(f".{path.name}.part")
-            Image.fromarray(image).save(partial, format="PNG", compress_level=1)
-            partial.replace(path)
-            self._next_frame += 1
-
-    def put(self, batch: np.ndarray) -> None:
-        while True:
-            if self._error is not None:
-                raise self._error
-            try:
-                self._queue.put(batch, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def finish(self) -> None:
-        self.put(_DONE)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def abort(self) -> None:
-        """Stop without publishing the clip (its temporary file is deleted)."""
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(_ABORT)
-        self._thread.join(timeout=10)
-
 
 def _frames_missing(clip: ClipPlan, frames_dir: Path) -> bool:
     return any(
-        not (frames_dir / f"{index:06d}.png").exists()
+        not png_path(frames_dir, index).exists()
         for index in range(clip.first_frame, clip.first_frame + clip.frame_count)
     )
 
 
-def _clip_writer(clip: ClipPlan, project: Project) -> ClipWriter:
+def _write_gap_pngs(clip: ClipPlan, frames_dir: Path) -> None:
+    """A gap's PNG frames: the held frame's PNG again at each of the gap's indices, so the
+    sequence has no hole. Rewritten when the held frame changed (its interval was edited);
+    left for later when the held frame was not written yet (its interval left out)."""
+    held = png_path(frames_dir, clip.first_frame - 1)
+    if not held.exists():
+        return
+    data = held.read_bytes()
+    for index in range(clip.first_frame, clip.first_frame + clip.frame_count):
+        path = png_path(frames_dir, index)
+        if not path.exists() or path.read_bytes() != data:
+            write_file_atomically(path, data)
+
+
+def _clip_writer(clip: ClipPlan, project: Project, *, threads: int | None = None) -> ClipWriter:
     """Every clip uses the same encoder settings, so they can be joined by packet copy."""
     return ClipWriter(
         clip.path,
@@ -509,26 +458,19 @@ def _clip_writer(clip: ClipPlan, project: Project) -> ClipWriter:
         height=project.height,
         crf=project.crf,
         preset=project.preset,
+        threads=threads,
     )
 
 
-def render_clip(
-    pipe,
-    clip: ClipPlan,
-    project: Project,
-    *,
-    batch_size: int | None,
-    frames_dir: Path | None,
-    on_frames: Callable[[int], None],
-) -> None:
+def _clip_job(
+    pipe, clip: ClipPlan, project: Project, *, batch_size: int | None, threads: int
+) -> ClipJob:
+    """A clip for the encoder pool: its writer, and its frames made when it is opened."""
     from gendisco.models import generate_frames
 
-    keyframes = clip.keyframes
-    encoder = ClipEncoder(
-        _clip_writer(clip, project), frames_dir=frames_dir, first_frame=clip.first_frame
-    )
-    try:
-        for batch in generate_frames(
+    def frames() -> Iterator[np.ndarray]:
+        keyframes = clip.keyframes
+        return generate_frames(
             pipe,
             prompt_a=keyframes.from_prompt,
             prompt_b=keyframes.to_prompt,
@@ -543,18 +485,69 @@ def render_clip(
             negative=keyframes.negative,
             batch_size=batch_size,
             zoom=clip.zoom,
-        ):
-            encoder.put(batch)
-            on_frames(len(batch))
-        encoder.finish()
-    except BaseException:
-        encoder.abort()
-        raise
+        )
+
+    return ClipJob(
+        name=clip,
+        writer=lambda: _clip_writer(clip, project, threads=threads),
+        frames=frames,
+        first_frame=clip.first_frame,
+    )
 
 
-def _render_gap(clip: ClipPlan, project: Project, frames_dir: Path | None) -> None:
+def render_clips(
+    pipe,
+    clips: Sequence[ClipPlan],
+    project: Project,
+    *,
+    batch_size: int | None,
+    frames_dir: Path | None,
+    encoders: int | None = None,
+    on_frames: Callable[[ClipPlan, int, float], None] | None = None,
+    on_clip_done: Callable[[ClipPlan], None] | None = None,
+) -> EncoderPool:
+    """Generate and encode `clips`, several encoders at once (see gendisco.encoders).
+
+    `on_frames(clip, count, seconds)` follows every batch; `on_clip_done(clip)` every clip
+    on disk. Returns the pool (how many encoders ran at once).
+    """
+    threads = encoder_threads(cpu_cores())
+    pool = EncoderPool(
+        encoders=encoders,
+        frames_dir=frames_dir,
+        on_frames=(lambda job, count, s: on_frames(job.name, count, s)) if on_frames else None,
+        on_clip_done=(lambda job: on_clip_done(job.name)) if on_clip_done else None,
+    )
+    pool.run(
+        _clip_job(pipe, clip, project, batch_size=batch_size, threads=threads) for clip in clips
+    )
+    return pool
+
+
+def render_clip(
+    pipe,
+    clip: ClipPlan,
+    project: Project,
+    *,
+    batch_size: int | None,
+    frames_dir: Path | None,
+    on_frames: Callable[[int], None],
+) -> None:
+    """One clip, with one encoder (a Ray task renders one clip)."""
+    render_clips(
+        pipe,
+        [clip],
+        project,
+        batch_size=batch_size,
+        frames_dir=frames_dir,
+        encoders=1,
+        on_frames=lambda _, count, seconds: on_frames(count),
+    )
+
+
+def _render_gap(clip: ClipPlan, project: Project) -> None:
     frame = last_frame(clip.source)
-    with _clip_writer(clip, project) as writer:
+    with _clip_writer(clip, project, threads=encoder_threads(cpu_cores())) as writer:
         for _ in range(clip.frame_count):
             writer.write(frame)
 
@@ -600,6 +593,7 @@ def render(
     ray_address: str | None = None,
     compile: bool | str = False,
     wait: bool = False,
+    encoders: int | None = None,
 ) -> RenderResult:
     """Render a project to `output/final.mp4`, reusing every clip that already exists.
 
@@ -610,6 +604,8 @@ def render(
     Ray started on this machine), "auto" or "ray://host:port" (an existing cluster); see
     gendisco.distributed. One render at a time writes into an output folder: another
     one's raises `OutputBusy` naming its holder, or with `wait` waits for it to finish.
+    `encoders` clips are encoded at once while the model makes the next frames (None: as
+    many as the generator needs, up to the cores' share; see gendisco.encoders).
     """
     started = time.perf_counter()
     report = progress or _ignore_progress
@@ -632,11 +628,14 @@ def render(
             speed=project.speed,
         )
     check_output_writable(project.output)
+    check_encoders(encoders)
     if ray_address is not None and write_frames:
         raise UserError(
             "--frames cannot be combined with --ray (the frames are made on the workers); "
             "render once without --ray to write PNG frames"
         )
+    if ray_address is not None and encoders is not None:
+        raise UserError("--encoders cannot be combined with --ray (each Ray task encodes its clip)")
     if ray_address is not None and pipeline is not None:
         raise UserError("a loaded pipeline cannot be sent to Ray workers; pass ray_address only")
     if ray_address is not None:
@@ -657,6 +656,7 @@ def render(
     with OutputLock(project.output, wait=wait, on_wait=waiting):
         # Holding the lock, no other process writes here: partial files are abandoned.
         remove_partial_files(project.output / "clips")
+        remove_partial_files(project.output / "frames")
         remove_partial_files(project.output)
         return _render_locked(
             project,
@@ -669,6 +669,7 @@ def render(
             report=report,
             pipeline=pipeline,
             ray_address=ray_address,
+            encoders=encoders,
             started=started,
         )
 
@@ -715,17 +716,35 @@ def _render_locked(
     report: ProgressCallback,
     pipeline: Any,
     ray_address: str | None,
+    encoders: int | None,
     started: float,
 ) -> RenderResult:
     """Steps 2-7 of `render`, run while holding the output folder's lock."""
-    # 2. Analyse the song (cached per file content).
-    report(RenderProgress(stage="analyze", message=f"analysing {project.song.name}"))
-    from gendisco.audio import analyze
+    # 2. Analyse the song (cached per file content). A song analysed for the first time is
+    # a new song, whose clips are all to make: the model loads meanwhile.
+    spec = PipelineSpec(
+        model or project.model, device, dtype, project.vae, project.scheduler, project.speed
+    )
+    from gendisco.audio import analyze, is_cached
 
+    loading = None
+    if pipeline is None and ray_address is None and not is_cached(project.song):
+        _import_analysis_dependencies()
+        loading = Background("gendisco-load", spec.load)
+    report(RenderProgress(stage="analyze", message=f"analysing {project.song.name}"))
     analysis = analyze(project.song)
 
-    # 3. Plan every clip.
+    # 3. Plan every clip; a full render encodes the song's audio track meanwhile.
     plan = plan_render(project, analysis, model=model)
+    audio = None
+    if intervals is None:
+        audio = Background(
+            "gendisco-audio",
+            encode_song_audio,
+            project.song,
+            start_s=plan.first_frame / project.fps,
+            duration_s=plan.frame_count / frame_rate(project.fps),
+        )
     frames_dir = project.output / "frames" if write_frames else None
     if frames_dir is not None:
         frames_dir.mkdir(parents=True, exist_ok=True)
@@ -774,7 +793,6 @@ def _render_locked(
             )
         )
 
-    spec = PipelineSpec(plan.model, device, dtype, project.vae, project.scheduler, project.speed)
     if todo and ray_address is not None:
         from gendisco.distributed import render_on_ray
 
@@ -797,29 +815,36 @@ def _render_locked(
     elif todo:
         if pipeline is None:
             report(RenderProgress(stage="load", frames_total=frames_total, message=plan.model))
-            pipeline = spec.load()
+            pipeline = loading.result() if loading is not None else spec.load()
         device_description = _describe(pipeline)
         for clip in todo:
-            clip_started = time.perf_counter()
-            interval_report = reports[clip.interval]
-            interval_report.cached = False
-            progressed(frames_done, clip.interval)
-            render_clip(
-                pipeline,
-                clip,
-                project,
-                batch_size=batch_size,
-                frames_dir=frames_dir,
-                on_frames=lambda count, i=clip.interval: progressed(frames_done + count, i),
-            )
-            elapsed = time.perf_counter() - clip_started
-            interval_report.seconds += elapsed
-            generation_seconds += elapsed
+            reports[clip.interval].cached = False
+        progressed(0, todo[0].interval)
+
+        def made(clip: ClipPlan, count: int, seconds: float) -> None:
+            reports[clip.interval].seconds += seconds
+            progressed(frames_done + count, clip.interval)
+
+        generation_started = time.perf_counter()
+        render_clips(
+            pipeline,
+            todo,
+            project,
+            batch_size=batch_size,
+            frames_dir=frames_dir,
+            encoders=encoders,
+            on_frames=made,
+        )
+        generation_seconds = time.perf_counter() - generation_started
 
     # 5. Fill gaps between intervals by holding the previous interval's last frame.
     for clip in plan.clips:
-        if clip.kind == "gap" and not clip.path.exists() and clip.source.exists():
-            _render_gap(clip, project, frames_dir)
+        if clip.kind != "gap" or not clip.source.exists():
+            continue
+        if not clip.path.exists():
+            _render_gap(clip, project)
+        if frames_dir is not None:
+            _write_gap_pngs(clip, frames_dir)
 
     # What is on disk now: a clip left for later (--interval) is neither cached nor listed.
     for clip in plan.clips:
@@ -842,6 +867,7 @@ def _render_locked(
             fps=project.fps,
             song=project.song,
             start_s=plan.first_frame / project.fps,
+            audio=_encoded_audio(audio),
         )
     else:
         left = len({c.interval for c in missing})
@@ -851,6 +877,8 @@ def _render_locked(
             "to finish the video"
         )
 
+    if loading is not None and pipeline is None:
+        loading.wait()  # every clip was on disk after all: the unused load ends here
     # 7. The manifest.
     seconds = time.perf_counter() - started
     result = RenderResult(
@@ -878,6 +906,54 @@ def _render_locked(
     )
     report(RenderProgress(stage="done", frames_done=frames_done, frames_total=frames_total))
     return result
+
+
+def _import_analysis_dependencies() -> None:
+    """Import what the analysis needs before the model loads in another thread: both import
+    SciPy, and two threads importing modules of one package at once can meet in a circular
+    import and see a half-initialised module."""
+    import scipy.fft  # noqa: F401
+    import scipy.ndimage  # noqa: F401
+    import scipy.signal  # noqa: F401
+
+
+def _encoded_audio(audio: Background | None) -> EncodedAudio | None:
+    """The audio encoded ahead, or None when it failed: the join encodes it again and
+    reports the failure in the join's words."""
+    if audio is None:
+        return None
+    try:
+        return audio.result()
+    except GendiscoError:
+        return None
+
+
+class Background:
+    """`function(*args, **kwargs)` running in a daemon thread, so Ctrl-C never waits for it;
+    `result()` waits for its value or raises its exception."""
+
+    def __init__(self, name: str, function: Callable[..., Any], *args: Any, **kwargs: Any):
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = function(*args, **kwargs)
+            except BaseException as error:  # handed to the caller by result()
+                self._error = error
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.1)  # short joins keep Ctrl-C responsive
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def _plan_progress(plan: RenderPlan, todo: list[ClipPlan], frames_total: int) -> RenderProgress:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -46,17 +47,50 @@ def remove_partial_files(folder: Path) -> int:
     return removed
 
 
+def _fsync_folder(path: Path) -> None:
+    """Make renames inside `path` durable."""
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be fsynced
+        folder = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
 def _publish(temporary: Path, final: Path) -> None:
     """Make a completely written file visible under its final name, durably."""
     with open(temporary, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, final)
-    with contextlib.suppress(OSError):  # not every filesystem lets a folder be fsynced
-        folder = os.open(final.parent, os.O_RDONLY)
+    _fsync_folder(final.parent)
+
+
+def png_path(folder: Path, frame_index: int) -> Path:
+    """Where `--frames` writes a frame: named by its global frame index (000123.png)."""
+    return folder / f"{frame_index:06d}.png"
+
+
+def write_pngs(folder: Path, first_index: int, frames: np.ndarray) -> None:
+    """Frames (B, H, W, 3) uint8 as lossless PNGs numbered from `first_index`.
+
+    Each PNG is written under a temporary name and renamed once complete, so a file of the
+    sequence is either whole or absent; the folder is synced once per call.
+    """
+    from PIL import Image
+
+    for offset, image in enumerate(frames):
+        path = png_path(folder, first_index + offset)
+        temporary = temporary_path(path)
         try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+            with open(temporary, "wb") as handle:
+                Image.fromarray(image).save(handle, format="PNG", compress_level=1)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    _fsync_folder(folder)
 
 
 def write_file_atomically(path: Path, data: bytes) -> None:
@@ -89,6 +123,7 @@ class ClipWriter:
         height: int,
         crf: int = 18,
         preset: str = "medium",
+        threads: int | None = None,
     ):
         self.path = Path(path)
         self.fps = fps
@@ -96,6 +131,7 @@ class ClipWriter:
         self.height = height
         self.crf = crf
         self.preset = preset
+        self.threads = threads  # libx264's threads; None = its own choice (1.5 per core)
         self.frames_written = 0
         self._container = None
         self._stream = None
@@ -109,6 +145,8 @@ class ClipWriter:
         stream.height = self.height
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.threads is not None:
+            stream.codec_context.thread_count = self.threads
         self._stream = stream
         return self
 
@@ -168,13 +206,24 @@ def can_copy_packets(clips: Sequence[Path]) -> bool:
     return len({_clip_signature(clip) for clip in clips}) <= 1
 
 
-def _encode_song_audio(
-    song: Path, *, start_s: float, duration_s: float, container, rate_hint: int | None = None
-) -> list:
+@dataclass(frozen=True)
+class EncodedAudio:
+    """The song's AAC track for a video, encoded ahead of the join."""
+
+    packets: list  # av.Packet, time base 1/rate
+    rate: int
+    layout: str
+    duration_s: Fraction
+
+
+def encode_song_audio(
+    song: Path, *, start_s: float, duration_s: Fraction | float, rate_hint: int | None = None
+) -> EncodedAudio:
     """Encode the song from `start_s` for exactly `duration_s` seconds as AAC packets.
 
-    Returns the packets (an AAC track of a whole song is a few MB); the song is cut by
-    sample count, and padded with silence if it ends early, so the audio spans the video.
+    Needs no output file, so it runs while the clips render. The packets are kept in memory
+    (an AAC track of a whole song is a few MB); the song is cut by sample count, and padded
+    with silence if it ends early, so the audio spans the video.
     """
     try:
         source = av.open(str(song))
@@ -189,9 +238,7 @@ def _encode_song_audio(
             rate = 48000
         layout = "mono" if in_stream.codec_context.channels == 1 else "stereo"
         channels = 1 if layout == "mono" else 2
-        out_stream = container.add_stream(AUDIO_CODEC, rate=rate)
-        out_stream.layout = layout
-        out_stream.bit_rate = AUDIO_BITRATE
+        encoder = _audio_encoder(rate, layout)
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
 
         first_sample = round(start_s * rate)
@@ -207,7 +254,7 @@ def _encode_song_audio(
             frame.pts = taken
             frame.time_base = Fraction(1, rate)
             taken += samples.shape[1]
-            packets.extend(out_stream.encode(frame))
+            packets.extend(encoder.encode(frame))
 
         def take(chunk: np.ndarray) -> None:
             nonlocal position
@@ -230,8 +277,33 @@ def _encode_song_audio(
             raise AudioError(f"{song}: the audio could not be decoded ({error})") from None
         if taken < wanted:  # the song is shorter than the video: pad with silence
             encode(np.zeros((channels, wanted - taken), dtype=np.float32))
-        packets.extend(out_stream.encode(None))
-        return [packet for packet in packets if packet.size]
+        packets.extend(encoder.encode(None))
+        return EncodedAudio(
+            packets=[packet for packet in packets if packet.size],
+            rate=rate,
+            layout=layout,
+            duration_s=Fraction(duration_s),
+        )
+
+
+def _audio_encoder(rate: int, layout: str):
+    """An AAC encoder configured as `_audio_stream` configures the final file's stream, so its
+    packets belong in that stream."""
+    encoder = av.CodecContext.create(AUDIO_CODEC, "w")
+    encoder.sample_rate = rate
+    encoder.layout = layout
+    encoder.format = "fltp"
+    encoder.bit_rate = AUDIO_BITRATE
+    encoder.time_base = Fraction(1, rate)
+    encoder.open()
+    return encoder
+
+
+def _audio_stream(container, audio: EncodedAudio):
+    stream = container.add_stream(AUDIO_CODEC, rate=audio.rate)
+    stream.layout = audio.layout
+    stream.bit_rate = AUDIO_BITRATE
+    return stream
 
 
 def join_clips(
@@ -241,11 +313,13 @@ def join_clips(
     fps: float,
     song: Path | None = None,
     start_s: float = 0.0,
+    audio: EncodedAudio | None = None,
 ) -> int:
     """Join video-only clips in order into `out`, with the song's audio cut to their span.
 
     The picture is copied packet by packet (no second encode). The audio is the song from
-    `start_s` for exactly the video's duration. Returns the number of video frames.
+    `start_s` for exactly the video's duration: `audio` when it was encoded ahead (and spans
+    exactly that), else encoded here. Returns the number of video frames.
     """
     if not clips:
         raise RenderError("there are no clips to join")
@@ -265,11 +339,15 @@ def join_clips(
         ) as container:
             with av.open(str(clips[0])) as first:
                 video_out = container.add_stream_from_template(first.streams.video[0])
+            duration_s = total_frames / rate
+            if song is not None and (audio is None or audio.duration_s != duration_s):
+                audio = encode_song_audio(song, start_s=start_s, duration_s=duration_s)
             audio_packets = []
-            if song is not None:
-                audio_packets = _encode_song_audio(
-                    song, start_s=start_s, duration_s=total_frames / rate, container=container
-                )
+            if audio is not None:
+                audio_out = _audio_stream(container, audio)
+                audio_packets = audio.packets
+                for packet in audio_packets:
+                    packet.stream = audio_out
             _mux_interleaved(container, video_out, clips, frame_counts, rate, audio_packets)
         _publish(temporary, out)
     except BaseException:
