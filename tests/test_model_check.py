@@ -91,6 +91,21 @@ def test_a_missing_model_path_or_a_ckpt_is_the_users_mistake_before_any_work(
         assert not (tmp_path / "out").exists(), "nothing may be started for a bad model"
 
 
+@pytest.mark.parametrize("index", ["{not json", "[1, 2]", "\xff\xfe"])
+def test_a_model_folder_with_a_broken_model_index_is_one_line_exit_2(
+    tmp_path, make_wav, empty_hub, index
+):
+    project = project_file(tmp_path, make_wav)
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "model_index.json").write_bytes(index.encode("latin-1"))
+    result = run_cli("render", str(project), "--model", str(folder), env=empty_hub, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and "model_index.json" in lines[0], result.stderr
+
+
 def test_a_hub_model_that_cannot_be_downloaded_fails_in_a_second_with_how_to_get_it(
     empty_hub,
 ):

@@ -729,3 +729,18 @@ def test_the_listening_socket_lets_asyncio_turn_nagle_off():
         assert bound.sock.proto == socket.IPPROTO_TCP
     finally:
         bound.sock.close()
+
+
+def test_the_studio_loads_the_model_with_the_projects_speed_settings():
+    """A clip the studio makes must be the clip `gendisco render` makes: the project's
+    `speed:` block (feature reuse changes pixels) reaches the model, and a change of it
+    loads the model again."""
+    from gendisco.speed import SpeedSettings
+
+    cache = PipelineCache("cpu")
+    plain = cache.get("tiny", vae="default", scheduler="euler")
+    assert cache.get("tiny", vae="default", scheduler="euler") is plain
+    reuse = SpeedSettings(feature_reuse=2)
+    reusing = cache.get("tiny", vae="default", scheduler="euler", speed=reuse)
+    assert reusing is not plain
+    assert reusing.gendisco_info["speed"] == {"feature_reuse": 2}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 from typing import Any
 
 import torch
@@ -20,6 +19,7 @@ from gendisco.models.sources import (
     hub_model_index,
     load_taesd,
     offline_mode,
+    read_model_index,
 )
 from gendisco.models.speed import apply_speed, check_speed
 from gendisco.speed import SpeedSettings, compile_settings
@@ -124,7 +124,7 @@ def load_pipeline(
             pipe = from_single_file(location.path, torch_dtype, offline)
         elif location.kind == "folder":
             source = str(location.path)
-            index = json.loads((location.path / "model_index.json").read_text(encoding="utf-8"))
+            index = read_model_index(location.path / "model_index.json", model)
             pipe = from_pretrained(model, source, index, torch_dtype, offline)
         else:
             source = model

@@ -57,7 +57,31 @@ def hub_model_index(model: str, offline: bool) -> dict[str, Any]:
         path = hf_hub_download(model, "model_index.json", local_files_only=offline)
     except Exception as error:  # every hub failure becomes one sentence
         raise fetch_error("model", model, error, offline) from error
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    return read_model_index(Path(path), model, downloaded=True)
+
+
+def read_model_index(path: Path, model: str, *, downloaded: bool = False) -> dict[str, Any]:
+    """The pipeline's `model_index.json`, or one line on what is wrong with it: a folder's
+    file is the user's to fix (exit 2), a cached download's is a failed download (exit 1)."""
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error).splitlines()[0]
+        if downloaded:
+            problem: ModelError = ModelError(
+                f"model '{model}': its downloaded model_index.json cannot be read ({reason}); "
+                f"{download_hint(model)}"
+            )
+        else:
+            problem = ModelPathError(
+                f"model folder {model}: model_index.json cannot be read ({reason}); "
+                "a diffusers pipeline folder has one, as `save_pretrained` writes it"
+            )
+        raise problem from None
+    if not isinstance(index, dict):
+        kind = ModelError if downloaded else ModelPathError
+        raise kind(f"model {model}: model_index.json is not a JSON object")
+    return index
 
 
 def pipeline_class(model: str, index: dict[str, Any]) -> type:

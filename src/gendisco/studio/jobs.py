@@ -274,21 +274,25 @@ class JobQueue:
 
 class PipelineCache:
     """The loaded diffusion pipeline, kept between jobs; loaded again only when the model,
-    VAE, scheduler or device changes. Used from the job worker thread only."""
+    VAE, scheduler, speed settings or device change. Used from the job worker thread only."""
 
     def __init__(self, device: str | None = None):
         self.device = device
         self._key: tuple | None = None
         self._pipeline: Any = None
 
-    def get(self, model: str, *, vae: str, scheduler: str) -> Any:
-        key = (model, vae, scheduler, self.device)
+    def get(self, model: str, *, vae: str, scheduler: str, speed: Any = None) -> Any:
+        """`speed`: the project's `SpeedSettings` (None: the defaults), as `render` uses them,
+        so a clip made here is the clip the CLI would make (feature reuse changes pixels)."""
+        key = (model, vae, scheduler, speed, self.device)
         if self._key != key:
             from gendisco.models import load_pipeline
 
             self._pipeline = None  # free the old model before loading the new one
             self._key = None
-            self._pipeline = load_pipeline(model, device=self.device, vae=vae, scheduler=scheduler)
+            self._pipeline = load_pipeline(
+                model, device=self.device, vae=vae, scheduler=scheduler, speed=speed
+            )
             self._key = key
         return self._pipeline
 

@@ -44,7 +44,9 @@ def render_job(
     if holder is not None and holder.pid != os.getpid():  # fail before loading a model
         raise OutputBusy(project.output, holder)
     job.report(Progress(stage="load", message=f"loading {chosen}"))
-    pipeline = pipelines.get(chosen, vae=project.vae, scheduler=project.scheduler)
+    pipeline = pipelines.get(
+        chosen, vae=project.vae, scheduler=project.scheduler, speed=project.speed
+    )
 
     def progress(event: RenderProgress) -> None:
         job.report(
@@ -114,7 +116,9 @@ def explore_job(
     project = load_project(project_path, check_song=False)
     chosen = model or project.model
     job.report(Progress(stage="load", message=f"loading {chosen}", frames_total=len(seeds)))
-    pipeline = pipelines.get(chosen, vae=project.vae, scheduler=project.scheduler)
+    pipeline = pipelines.get(
+        chosen, vae=project.vae, scheduler=project.scheduler, speed=project.speed
+    )
     full_prompt = styled(prompt, project.style)
     pngs: list[bytes] = []
     for first in range(0, len(seeds), EXPLORE_BATCH):
