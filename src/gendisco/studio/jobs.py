@@ -7,8 +7,8 @@ real model takes longer than many previews do).
 
 Progress reaches the page as Server-Sent Events through `EventHub`: the worker thread
 publishes, each open page holds a queue. A job's progress is published at most
-`PROGRESS_EVERY_S` apart (its changes of state always), so a fast model cannot flood a
-slow browser.
+`PROGRESS_EVERY_S` apart (its changes of state and stage, and its last frame, always: a
+fast render still shows its frames counting), so a fast model cannot flood a slow browser.
 
 Cancel: a running job's progress callback raises `Cancelled` at its next report; a render
 stops there cleanly (the clip in progress is discarded, finished clips stay).
@@ -132,9 +132,13 @@ class Job:
         if progress.stage == "render" and self._render_started is None:
             self._render_started = time.perf_counter()
             self._frames_at_start = progress.frames_done
+        # a new stage and the last frame are always shown, whatever the pace
+        milestone = progress.stage != self.progress.stage or (
+            progress.frames_total > 0 and progress.frames_done == progress.frames_total
+        )
         self.progress = progress
         if self.on_update is not None:
-            self.on_update(self, False)
+            self.on_update(self, milestone)
 
     def check_cancelled(self) -> None:
         if self.cancel_requested.is_set():
