@@ -91,14 +91,18 @@ def test_a_missing_model_path_or_a_ckpt_is_the_users_mistake_before_any_work(
         assert not (tmp_path / "out").exists(), "nothing may be started for a bad model"
 
 
-@pytest.mark.parametrize("index", ["{not json", "[1, 2]", "\xff\xfe"])
-def test_a_model_folder_with_a_broken_model_index_is_one_line_exit_2(
-    tmp_path, make_wav, empty_hub, index
-):
-    project = project_file(tmp_path, make_wav)
+def test_a_model_folder_with_a_broken_model_index_is_one_line_exit_2(tmp_path, make_wav, empty_hub):
+    from gendisco.models import load_pipeline
+
     folder = tmp_path / "my-model"
     folder.mkdir()
-    (folder / "model_index.json").write_bytes(index.encode("latin-1"))
+    for index in (b"[1, 2]", b"\xff\xfe"):  # not an object; not text
+        (folder / "model_index.json").write_bytes(index)
+        with pytest.raises(ModelPathError) as raised:
+            load_pipeline(str(folder), device="cpu")
+        assert "model_index.json" in str(raised.value) and "\n" not in str(raised.value)
+    (folder / "model_index.json").write_text("{not json")
+    project = project_file(tmp_path, make_wav)
     result = run_cli("render", str(project), "--model", str(folder), env=empty_hub, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
