@@ -12,9 +12,7 @@ as `gendisco render --ray` does. Writes the `ray-speed` section of BENCHMARKS.md
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -22,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import write_section
+from report import describe, environment, write_results, write_section
 from scaling import FPS, write_project
 
 from gendisco.audio import analyze
@@ -70,12 +68,14 @@ def main() -> None:
     single_s = statistics.median(s for s, _ in single)
     ray_s = statistics.median(s for s, _ in ray)
     command = " ".join(["python benchmarks/ray_speed.py", *sys.argv[1:]])
+    env = environment(command)
     text = "\n".join(
         [
             "## `--ray` against one process (CPU, tiny model)",
             "",
-            f"`{command}` on {platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
-            f"{datetime.date.today()}. {frames} frames of {args.size}x{args.size} at {FPS} fps "
+            describe(env),
+            "",
+            f"{frames} frames of {args.size}x{args.size} at {FPS} fps "
             f"({args.seconds:g} s song, {len(ray)} alternating runs each, medians), batch 4, "
             "rendered from scratch each time; the Ray side includes starting and stopping a "
             f"local Ray ({startup:.1f} s of it on its own) and one pipeline load per worker.",
@@ -90,6 +90,9 @@ def main() -> None:
     )
     print(text)
     write_section("ray-speed", text)
+    rows = [{"side": "single", "wall_s": s} for s, _ in single]
+    rows += [{"side": "ray", "wall_s": s} for s, _ in ray]
+    write_results("ray_speed", rows, env, frames=frames, ray_startup_s=startup)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,8 @@ Analysis runs uncached in each process. Writes the `scaling` section of BENCHMAR
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -24,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import write_section
+from report import describe, environment, write_results, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_SONG = ROOT / "projects" / "demo" / "song.ogg"
@@ -138,11 +136,13 @@ def main() -> None:
         return statistics.median(run[key] for run in runs[seconds])
 
     command = " ".join(["python benchmarks/scaling.py", *sys.argv[1:]])
+    env = environment(command)
     lines = [
         "## Scaling with song length (CPU, tiny model)",
         "",
-        f"`{command}` on {platform.machine()} {platform.system()}, {os.cpu_count()} cores, "
-        f"{datetime.date.today()}. Whole render in a fresh process (analysis uncached, plan, "
+        describe(env),
+        "",
+        "Whole render in a fresh process (analysis uncached, plan, "
         f"generate, encode, join, mux): {SIZE}x{SIZE}, {FPS} fps, 2 steps, batch 8, "
         f"{INTERVAL_S:g} s subject transitions; medians of {args.repeats}. Overall = frames "
         "/ wall time from analysis to final.mp4; rendering = frames / time generating and "
@@ -168,6 +168,8 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     write_section("scaling", text)
+    rows = [{"song_s": seconds, **run} for seconds in args.lengths for run in runs[seconds]]
+    write_results("scaling", rows, env, size=SIZE, fps=FPS, interval_s=INTERVAL_S)
 
 
 if __name__ == "__main__":
