@@ -116,11 +116,10 @@ def peak_gib(device: torch.device) -> float | None:
     return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
 
 
-def make_frames(pipe, config: Config, count: int, batch: int) -> int:
-    """Generate `count` frames of one transition; returns how many came out."""
-    positions = np.linspace(0.0, 1.0, count)
-    made = 0
-    for frames in models.generate_frames(
+def transition(pipe, config: Config, positions: np.ndarray, batch: int):
+    """gendisco's frames of one transition (the benchmark's two prompts and seeds) at
+    `positions` along it, in batches."""
+    return models.generate_frames(
         pipe,
         prompt_a=PROMPTS[0],
         prompt_b=PROMPTS[1],
@@ -133,7 +132,13 @@ def make_frames(pipe, config: Config, count: int, batch: int) -> int:
         steps=config.steps,
         guidance=config.guidance,
         batch_size=batch,
-    ):
+    )
+
+
+def make_frames(pipe, config: Config, count: int, batch: int) -> int:
+    """Generate `count` frames of one transition; returns how many came out."""
+    made = 0
+    for frames in transition(pipe, config, np.linspace(0.0, 1.0, count), batch):
         made += len(frames)
     return made
 
@@ -243,24 +248,7 @@ def fidelity_frames(pipe, config: Config, batch: int) -> np.ndarray:
     """Two batches of one transition: what every variant is compared on."""
     count = 2 * batch
     positions = np.linspace(0.0, 1.0 / 12, count)  # half a second of a 6 s transition
-    return np.concatenate(
-        list(
-            models.generate_frames(
-                pipe,
-                prompt_a=PROMPTS[0],
-                prompt_b=PROMPTS[1],
-                seed_a=1,
-                seed_b=2,
-                embed_mix=positions,
-                noise_mix=positions,
-                width=config.size,
-                height=config.size,
-                steps=config.steps,
-                guidance=config.guidance,
-                batch_size=batch,
-            )
-        )
-    )
+    return np.concatenate(list(transition(pipe, config, positions, batch)))
 
 
 def measure_variant(
