@@ -308,8 +308,7 @@ def ctrl_c(process: subprocess.Popen) -> None:
 # SIGTERM (`kill PID`) takes the same path in gendisco; it is not run here because Ray's own
 # core worker sometimes aborts on a task completing after the cancel ("Tried to complete task
 # that was not pending"), which makes the exit status Ray's rather than ours.
-@pytest.mark.parametrize("stop", [ctrl_c])
-def test_ctrl_c_keeps_finished_clips_stops_the_workers_and_a_rerun_resumes(tmp_path, song, stop):
+def test_ctrl_c_keeps_finished_clips_stops_the_workers_and_a_rerun_resumes(tmp_path, song):
     project = write_project(tmp_path, song, INTERVALS, fps=FPS)
     clips = tmp_path / "out" / "clips"
     process = subprocess.Popen(
@@ -332,7 +331,7 @@ def test_ctrl_c_keeps_finished_clips_stops_the_workers_and_a_rerun_resumes(tmp_p
     assert finished, "no clip was finished while others were still rendering"
     kept = {path.name: path.stat().st_mtime_ns for path in finished}
 
-    stop(process)
+    ctrl_c(process)
     _, stderr = process.communicate(timeout=120)
 
     assert process.returncode == 130, stderr
