@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 WAVESURFER_VERSION ?= 8.0.1
 WAVESURFER_DIR := src/gendisco/studio/static/vendor/wavesurfer
 
-.PHONY: install install-dev test lint demo bench bench-gpu clean vendor-wavesurfer
+.PHONY: install install-dev test lint demo demo-strip train-tiny bench bench-gpu clean vendor-wavesurfer
 
 # What the demo needs: gendisco and its runtime dependencies, no test tools, no Ray.
 install: $(VENV)/.installed
@@ -39,6 +39,16 @@ test: install-dev lint
 demo: install
 	$(VENV)/bin/gendisco render projects/demo/demo.yaml --model $(MODEL)
 
+# The README's strip of demo frames (projects/demo/demo-strip.png), from the rendered demo.
+demo-strip: demo
+	$(PY) projects/demo/make_strip.py
+
+# Retrain the built-in `tiny` model from its seed (about 45 minutes on 2 CPU cores); writes
+# the diffusers folder that `model: tiny` loads.
+train-tiny: install
+	rm -rf src/gendisco/tinymodel/weights
+	$(PY) -m gendisco.tinymodel.train --out src/gendisco/tinymodel/weights
+
 bench: install-dev
 	$(PY) benchmarks/render_speed.py --seconds 8 --repeats 5
 	$(PY) benchmarks/render_process.py --seconds 180 --repeats 3
@@ -49,6 +59,7 @@ bench: install-dev
 	$(PY) benchmarks/beat_accuracy.py
 	$(PY) benchmarks/studio_speed.py
 	$(PY) benchmarks/draft_speed.py --threads 1
+	$(PY) benchmarks/tiny_model.py --repeats 5
 
 bench-gpu: install-dev
 	$(PY) benchmarks/model_speed.py --device cuda --compile

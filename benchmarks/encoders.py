@@ -80,7 +80,7 @@ def write_project(folder: Path, song: Path, args: argparse.Namespace) -> Path:
     document = {
         "song": str(song),
         "output": "out",
-        "model": "tiny",
+        "model": "random:tiny",
         "width": args.size,
         "height": args.size,
         "fps": args.fps,
@@ -124,7 +124,7 @@ def main() -> None:
         project = write_project(folder, song, args)
         textures = [panning_frames(k, frames_per_clip, args.size) for k in range(TEXTURES)]
         install_fake_generator({k: textures[k % TEXTURES] for k in range(args.clips)})
-        pipe = load_pipeline("tiny")  # only described in the manifest: no frame comes from it
+        pipe = load_pipeline("random:tiny")  # only described in the manifest: no frame comes from it
         one_render(project, pipe, 1, args.batch)  # warm up
         runs: dict[str, list[float]] = {str(n): [] for n in counts} | {"auto": []}
         digests: dict[str, set[str]] = {key: set() for key in runs}

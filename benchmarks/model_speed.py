@@ -5,7 +5,7 @@ Run: python benchmarks/model_speed.py [--device cuda] [--compile] [--quick] [--n
 
 On CUDA the full-size architectures are built with random weights (`random:sd-turbo`,
 `random:sd15`, `random:sdxl`): the published models' layers, so their cost, in fp16. On
-the CPU the published architectures are too slow to sweep, so the sweep uses `tiny` and the
+the CPU the published architectures are too slow to sweep, so the sweep uses the untrained `random:tiny` and the
 breakdown one `random:sd-turbo` frame at 256x256 (fp32). Frames come from gendisco's own
 generation path (`generate_frames`: lerped embeddings, slerped noise, decode, uint8 on the
 host); every row is the median of several timed runs after a warm-up. The breakdown times
@@ -16,7 +16,7 @@ reports, apart from each other: building the pipeline, the first batch (compilin
 under `compile`), the time to the first frame (build + first batch), the compile time (first
 batch minus a warm batch), frames/s of the timed runs after that, and the fidelity of the
 frames against the plain pipeline's (PSNR and the largest difference in grey levels). On the
-CPU it runs on `tiny` (256 px, 4 DDIM steps, so that feature reuse has steps to work on);
+CPU it runs on `random:tiny` (256 px, 4 DDIM steps, so that feature reuse has steps to work on);
 benchmarks/cuda_settings.py runs the same on the full-size models on a GPU.
 
 Writes the `model-speed-<device>` and `model-settings-<device>` sections of BENCHMARKS.md
@@ -77,9 +77,9 @@ CUDA_CONFIGS = (
     Config("random:sdxl", 1024, 1, 0.0, "default", (4,), 4),
 )
 CPU_CONFIGS = (
-    Config("tiny", 256, 2, 0.0, "default", (1, 4, 8), 4),
-    Config("tiny", 256, 2, 0.0, "tiny", (1, 4, 8), 4),
-    Config("tiny", 256, 2, 7.5, "default", (4,)),
+    Config("random:tiny", 256, 2, 0.0, "default", (1, 4, 8), 4),
+    Config("random:tiny", 256, 2, 0.0, "tiny", (1, 4, 8), 4),
+    Config("random:tiny", 256, 2, 7.5, "default", (4,)),
     Config("random:sd-turbo", 256, 1, 0.0, "default", (), 1),
     Config("random:sd-turbo", 256, 1, 0.0, "tiny", (), 1),
 )
@@ -467,14 +467,14 @@ def section(device: torch.device, rows: list[Row], meta: dict) -> str:
         if device.type == "cpu":
             lines += [
                 "",
-                "The `tiny` model's own VAE is a scaled-down KL autoencoder (8 to 16 channels), "
+                "The `random:tiny` model's own VAE is a scaled-down KL autoencoder (8 to 16 channels), "
                 "cheaper than TAESD (64 channels): `vae: tiny` pays off on the published "
                 "models, whose full decoder is the expensive part.",
             ]
     return "\n".join(lines)
 
 
-SETTINGS_CPU_CONFIG = Config("tiny", 256, 4, 0.0, "default", ())
+SETTINGS_CPU_CONFIG = Config("random:tiny", 256, 4, 0.0, "default", ())
 SETTINGS_CPU_BATCH = 4
 
 

@@ -3,7 +3,7 @@
 Run: .venv/bin/python benchmarks/ray_speed.py [--seconds 60] [--size 128] [--repeats 3]
 
 The project is benchmarks/scaling.py's (the demo song looped, 15 s subject transitions,
-`tiny` model). Each run renders from scratch into a new folder; single-process and Ray runs
+`random:tiny` model). Each run renders from scratch into a new folder; single-process and Ray runs
 alternate. The Ray side starts a local Ray (one CPU worker per core, each torch on its one
 core; every GPU instead, where there are GPUs) and shuts it down, all inside its wall time,
 as `gendisco render --ray` does. Writes the `ray-speed` section of BENCHMARKS.md.
@@ -71,7 +71,7 @@ def main() -> None:
     env = environment(command)
     text = "\n".join(
         [
-            "## `--ray` against one process (CPU, tiny model)",
+            "## `--ray` against one process (CPU, random:tiny model)",
             "",
             describe(env),
             "",

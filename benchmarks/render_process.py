@@ -4,7 +4,7 @@ Run: .venv/bin/python benchmarks/render_process.py [--seconds 180] [--size 64] [
      [--batch 8] [--repeats 3]
 
 Both sides are fresh Python processes, timed from start to exit, over the same frames (the
-song's length at `--fps`) of the same built-in tiny pipeline, steps, size and batch:
+song's length at `--fps`) of the same built-in untrained `random:tiny` pipeline, steps, size and batch:
 
 - bare: imports torch and diffusers, builds the pipeline, encodes the two prompts of each
   interval and runs `StableDiffusionPipeline.__call__` batch after batch on lerped
@@ -52,7 +52,7 @@ from gendisco.models import load_pipeline
 document = yaml.safe_load(open(sys.argv[1]))
 batch = int(sys.argv[2])
 size, fps, steps = document["width"], document["fps"], document["steps"]
-pipe = load_pipeline("tiny", scheduler=document["scheduler"])
+pipe = load_pipeline("random:tiny", scheduler=document["scheduler"])
 device = pipe.unet.device
 with torch.inference_mode():
     for interval in document["intervals"]:
@@ -101,7 +101,7 @@ def write_project(folder: Path, song: Path, args: argparse.Namespace) -> Path:
     document = {
         "song": str(song),
         "output": "out",
-        "model": "tiny",
+        "model": "random:tiny",
         "width": args.size,
         "height": args.size,
         "fps": args.fps,
@@ -176,7 +176,7 @@ def main() -> None:
     env_info = environment(" ".join(["python benchmarks/render_process.py", *sys.argv[1:]]))
     text = "\n".join(
         [
-            "## The whole process: `gendisco render` vs a bare diffusers loop (CPU, tiny model)",
+            "## The whole process: `gendisco render` vs a bare diffusers loop (CPU, random:tiny model)",
             "",
             describe(env_info),
             "",

@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--model", default="tiny")
+    parser.add_argument("--model", default="random:tiny")
     parser.add_argument("--vae", default="default", choices=("default", "tiny"))
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--fps", type=float, default=12)

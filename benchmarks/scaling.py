@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/scaling.py [--lengths 10 60 180] [--repeats 3]
 
-Each render runs in a fresh process (so its peak resident memory is its own) on the `tiny`
+Each render runs in a fresh process (so its peak resident memory is its own) on the untrained
+`random:tiny`
 model at 64x64, where the model is cheap and any cost that grows with the song (frames
 kept in memory, tensors concatenated one by one, quadratic planning) would show. The song
 is the demo song looped to length; the project cuts it into 15 s subject transitions.
@@ -64,7 +65,7 @@ def write_project(folder: Path, seconds: float, size: int = SIZE) -> Path:
     document = {
         "song": str(song),
         "output": "out",
-        "model": "tiny",
+        "model": "random:tiny",
         "width": size,
         "height": size,
         "fps": FPS,
@@ -138,7 +139,7 @@ def main() -> None:
     command = " ".join(["python benchmarks/scaling.py", *sys.argv[1:]])
     env = environment(command)
     lines = [
-        "## Scaling with song length (CPU, tiny model)",
+        "## Scaling with song length (CPU, random:tiny model)",
         "",
         describe(env),
         "",

@@ -536,7 +536,8 @@ def test_offline_is_repeatable_and_pastes_into_a_project(args: list[str], tmp_pa
 
 def test_offline_subjects_follow_the_goal() -> None:
     ideas = bs.offline_prompts("rainy night drive", count=4, seed=0)
-    symbols = set(bs.SYMBOLS["rain"] + bs.SYMBOLS["night"] + bs.SYMBOLS["drive"])
+    known = bs.VIDEOGRAPHY.symbols
+    symbols = set(known["rain"] + known["night"] + known["drive"])
     assert {i.subject for i in ideas.ideas} <= symbols
     unknown = bs.offline_prompts("zxq", count=3, seed=0)
     assert unknown.ideas[0].subject == "zxq"

@@ -252,7 +252,7 @@ def test_missing_song_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_from_brainstorm_fills_the_prompts_offline_and_repeats_with_a_seed(song, tmp_path):
-    from gendisco.brainstorm import SYMBOLS
+    from gendisco.brainstorm import VIDEOGRAPHY
 
     path, _ = song
     goal = "a summer night in the city"
@@ -268,7 +268,8 @@ def test_from_brainstorm_fills_the_prompts_offline_and_repeats_with_a_seed(song,
     assert texts[0] == texts[1]
     project = load_project(tmp_path / "a" / "project.yaml")
     first = resolve_intervals(project)[0].from_prompt
-    from_goal = SYMBOLS["summer"] + SYMBOLS["night"] + SYMBOLS["city"]
+    symbols = VIDEOGRAPHY.symbols
+    from_goal = symbols["summer"] + symbols["night"] + symbols["city"]
     assert first.startswith(from_goal), first  # a subject the goal's words suggest
     assert "PLACEHOLDER" not in texts[0]
 

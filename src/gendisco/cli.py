@@ -298,7 +298,13 @@ def validate(project: ProjectArg) -> None:
     from gendisco.project import format_time, load_project
 
     loaded = load_project(project)
-    for warning in [*loaded.warnings, *model_warnings(loaded.model, vae=loaded.vae)]:
+    warnings = [*loaded.warnings, *model_warnings(loaded.model, vae=loaded.vae)]
+    if loaded.model == "tiny":
+        from gendisco.project import prompt_places
+        from gendisco.tinymodel.vocabulary import prompt_warnings
+
+        warnings += prompt_warnings(prompt_places(loaded))
+    for warning in warnings:
         stderr.print(f"warning: {project}: {warning}", markup=False)
     intervals = wording.count(len(loaded.intervals), "interval")
     span = f"{format_time(loaded.intervals[0].start)}-{format_time(loaded.intervals[-1].end)}"
@@ -655,8 +661,8 @@ def check_model_first(model: str, *, vae: str = "default", default_from: str = "
         if not default_from:
             raise
         raise type(error)(
-            f"{error}; or try `--model tiny` (built in, works offline: noise-like pictures, "
-            "for checking the path)"
+            f"{error}; or try `--model tiny` (built in, works offline: a small model of simple "
+            "scenes, for checking timing and motion)"
         ) from None
 
 
@@ -864,7 +870,11 @@ def brainstorm(
         typer.Option("--images", help="Also render a preview sheet of the proposed prompts."),
     ] = False,
     model: Annotated[
-        str, typer.Option(help="Text-to-image model for --images (tiny = offline test model).")
+        str,
+        typer.Option(
+            help="Text-to-image model for --images; with --offline, `tiny` also limits the "
+            "ideas to the words the built-in tiny model knows."
+        ),
     ] = PREVIEW_MODEL,
     device: Annotated[str | None, typer.Option(help="For --images: cuda, mps or cpu.")] = None,
     width: Annotated[int, typer.Option(min=64, max=4096, help="For --images: tile width.")] = 512,
@@ -903,14 +913,19 @@ def brainstorm(
                 "no OPENAI_API_KEY and no --base-url: using the offline vocabulary "
                 "(--offline hides this note)"
             )
+    words = bs.offline_words(model)  # `--model tiny`: only words the tiny model knows
     if transitions is not None:
-        ideas = bs.brainstorm_transitions(transitions, llm=llm, goal=goal, seed=seed, status=status)
+        ideas = bs.brainstorm_transitions(
+            transitions, llm=llm, goal=goal, seed=seed, status=status, words=words
+        )
     elif variations is not None:
         ideas = bs.brainstorm_variations(
-            variations, llm=llm, count=count or 4, goal=goal, seed=seed, status=status
+            variations, llm=llm, count=count or 4, goal=goal, seed=seed, status=status, words=words
         )
     else:
-        ideas = bs.brainstorm_prompts(goal, llm=llm, count=count or 6, seed=seed, status=status)
+        ideas = bs.brainstorm_prompts(
+            goal, llm=llm, count=count or 6, seed=seed, status=status, words=words
+        )
     if llm is None:
         status(f"ideas from {ideas.source}")
     sys.stdout.write(ideas.to_yaml())

@@ -361,7 +361,7 @@ class Project(_Model):
         "stabilityai/sd-turbo",
         min_length=1,
         description="Hugging Face hub id, local folder or single-file .safetensors checkpoint; "
-        "`tiny` = built-in offline test model (noise-like frames, very fast).",
+        "`tiny` = built-in offline model of simple scenes (suns, skylines, grids; very fast).",
     )
     vae: Literal["default", "tiny"] = Field(
         "default",
@@ -883,6 +883,16 @@ class ResolvedInterval:
     pulse: float
     zoom: float
     continues: bool
+
+
+def prompt_places(project: Project) -> list[tuple[str, str]]:
+    """Every prompt the user wrote, with its field path: (where, prompt)."""
+    places = [("style", project.style)] if project.style else []
+    for i, interval in enumerate(project.intervals):
+        for name, spec in (("from", interval.from_), ("to", interval.to), ("hold", interval.hold)):
+            if spec is not None:
+                places.append((f"intervals.{i}.{name}.prompt", spec.prompt))
+    return places
 
 
 def _styled(prompt: str, style: str) -> str:

@@ -249,7 +249,8 @@ def draft_project(project: Project, *, model: str | None = None) -> Project:
     scale = min(1.0, long_side / max(project.width, project.height))
 
     def pixels(size: int) -> int:
-        return max(64, int(round(size * scale / 8)) * 8)
+        # multiples of 16: the built-in tiny model draws in 16-pixel blocks
+        return max(64, int(round(size * scale / 16)) * 16)
 
     update: dict[str, Any] = {
         "model": chosen,

@@ -292,24 +292,53 @@ class _Look:
         return ", ".join(p for p in (f"{self.subject} {self.time}", self.color, self.style) if p)
 
 
+@dataclass(frozen=True)
+class PromptWords:
+    """The pools placeholder prompts are drawn from."""
+
+    subjects: tuple[str, ...] = SUBJECTS
+    times: tuple[str, ...] = TIMES
+    colors: tuple[str, ...] = COLORS
+    styles: tuple[str, ...] = STYLES
+
+
+def prompt_words(model: str) -> PromptWords:
+    """The built-in `tiny` model gets words it was trained on; other models the full list."""
+    if model != "tiny":
+        return PromptWords()
+    from gendisco.tinymodel.vocabulary import plain_phrases
+
+    phrases = plain_phrases()
+    return PromptWords(
+        subjects=tuple(phrases["subjects"]),
+        times=tuple(phrases["times"]),
+        colors=tuple(phrases["colors"]),
+        styles=tuple(phrases["styles"]),
+    )
+
+
 class Placeholders:
     """The built-in placeholder prompts: a subject with a time of day, a palette and a
     medium that the transitions swap one at a time."""
 
     source = "the built-in placeholder list"
 
-    def __init__(self) -> None:
+    def __init__(self, words: PromptWords | None = None) -> None:
+        self._words = words or PromptWords()
         self._looks: dict[str, _Look] = {}
         self._turns = {"color": 0, "time": 1, "style": 0}
 
     def subject(self, index: int, previous: str | None) -> str:
-        before = self._looks.get(previous or "", _Look("", TIMES[0]))
-        look = _Look(SUBJECTS[index % len(SUBJECTS)], before.time, before.color, before.style)
+        words = self._words
+        before = self._looks.get(previous or "", _Look("", words.times[0]))
+        subjects = words.subjects
+        look = _Look(subjects[index % len(subjects)], before.time, before.color, before.style)
         return self._keep(look)
 
     def end(self, prompt: str, kind: str) -> str:
         look = self._looks[prompt]
-        pool = {"color": COLORS, "time": TIMES, "style": STYLES}[kind]
+        words = self._words
+        pool = {"color": words.colors, "time": words.times, "style": words.styles}[kind]
         current = getattr(look, kind)
         choices = [p for p in pool if p != current]
         new = choices[self._turns[kind] % len(choices)]
@@ -330,13 +359,16 @@ class Brainstormed:
     color, time and style transitions from its transition ideas (the LLM, or the offline
     vocabulary when `llm` is None)."""
 
-    def __init__(self, goal: str, *, count: int, llm, seed: int | None, status: Status):
+    def __init__(
+        self, goal: str, *, count: int, llm, seed: int | None, status: Status, model: str = ""
+    ):
         from gendisco import brainstorm
 
         self._brainstorm = brainstorm
         self._goal, self._llm, self._seed, self._status = goal, llm, seed, status
+        self._words = brainstorm.offline_words(model)
         ideas = brainstorm.brainstorm_prompts(
-            goal, llm=llm, count=max(1, count), seed=seed, status=status
+            goal, llm=llm, count=max(1, count), seed=seed, status=status, words=self._words
         )
         self.source = ideas.source
         self._subjects = ideas.prompts or [goal]
@@ -348,7 +380,12 @@ class Brainstormed:
     def end(self, prompt: str, kind: str) -> str:
         if prompt not in self._ends:
             ideas = self._brainstorm.brainstorm_transitions(
-                prompt, llm=self._llm, goal=self._goal, seed=self._seed, status=self._status
+                prompt,
+                llm=self._llm,
+                goal=self._goal,
+                seed=self._seed,
+                status=self._status,
+                words=self._words,
             )
             self._ends[prompt] = {idea.transition: idea.prompt for idea in ideas.ideas}
         return self._ends[prompt].get(kind) or prompt
@@ -565,7 +602,7 @@ def render_text(
         ),
         _line(
             f"model: {_scalar(model)}",
-            "hub id, local folder or .safetensors file; `tiny` = offline test model",
+            "hub id, local folder or .safetensors file; `tiny` = built-in offline model",
         ),
         _line("vae: default", "`tiny` decodes faster, frames slightly softer"),
         _line("scheduler: euler", "any diffusers scheduler by short name (euler, ddim, dpm, lcm)"),
@@ -738,10 +775,15 @@ def init_project(
     # 2. prompts along the plan
     if goal is not None:
         vocabulary = Brainstormed(
-            goal, count=subject_count(spans, kinds), llm=llm, seed=seed, status=status
+            goal,
+            count=subject_count(spans, kinds),
+            llm=llm,
+            seed=seed,
+            status=status,
+            model=model,
         )
     else:
-        vocabulary = Placeholders()
+        vocabulary = Placeholders(prompt_words(model))
     planned = plan_prompts(spans, kinds, vocabulary, seed=seed)
 
     # 3. write next to the destination, check, then move into place

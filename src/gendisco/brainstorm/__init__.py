@@ -33,10 +33,12 @@ from gendisco.brainstorm.chains import (
 from gendisco.brainstorm.ideas import MAX_WORDS, TRANSITION_KINDS, Idea, Ideas
 from gendisco.brainstorm.llm import DEFAULT_LLM_MODEL, LLM, PLACEHOLDER_KEY, connect, scrub
 from gendisco.brainstorm.offline import (
-    SYMBOLS,
+    VIDEOGRAPHY,
+    OfflineWords,
     offline_prompts,
     offline_transitions,
     offline_variations,
+    offline_words,
 )
 from gendisco.brainstorm.replies import (
     ReplyError,
@@ -54,7 +56,9 @@ __all__ = [
     "LLM",
     "MAX_WORDS",
     "PLACEHOLDER_KEY",
-    "SYMBOLS",
+    "VIDEOGRAPHY",
+    "OfflineWords",
+    "offline_words",
     "TRANSITION_KINDS",
     "Idea",
     "Ideas",

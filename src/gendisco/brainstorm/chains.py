@@ -17,7 +17,13 @@ from gendisco.brainstorm.ideas import (
     quiet,
 )
 from gendisco.brainstorm.llm import LLM
-from gendisco.brainstorm.offline import offline_prompts, offline_transitions, offline_variations
+from gendisco.brainstorm.offline import (
+    VIDEOGRAPHY,
+    OfflineWords,
+    offline_prompts,
+    offline_transitions,
+    offline_variations,
+)
 from gendisco.brainstorm.replies import (
     ReplyError,
     as_text,
@@ -39,15 +45,16 @@ def brainstorm_prompts(
     count: int = 6,
     seed: int | None = None,
     status: Status = quiet,
+    words: OfflineWords = VIDEOGRAPHY,
 ) -> Ideas:
     """Subjects for `goal`, each expanded into a prompt of at most MAX_WORDS words.
 
-    `llm=None` uses the offline vocabulary (deterministic for a given `seed`).
+    `llm=None` uses the offline vocabulary `words` (deterministic for a given `seed`).
     """
     goal = _check_text(goal, "GOAL")
     _check_count(count)
     if llm is None:
-        return offline_prompts(goal, count=count, seed=seed)
+        return offline_prompts(goal, count=count, seed=seed, words=words)
 
     # 1. Concrete, visualisable subjects and symbols for the goal.
     status(f"asking {llm.label} for {count} subjects")
@@ -112,11 +119,12 @@ def brainstorm_transitions(
     goal: str = "",
     seed: int | None = None,
     status: Status = quiet,
+    words: OfflineWords = VIDEOGRAPHY,
 ) -> Ideas:
     """An end prompt for each transition kind (color, time, subject, style) from `prompt`."""
     prompt = _check_text(prompt, "--transitions")
     if llm is None:
-        return offline_transitions(prompt, seed=seed)
+        return offline_transitions(prompt, seed=seed, words=words)
     status(f"asking {llm.label} for transitions")
 
     def read(data: Any) -> dict[str, str]:
@@ -163,12 +171,13 @@ def brainstorm_variations(
     goal: str = "",
     seed: int | None = None,
     status: Status = quiet,
+    words: OfflineWords = VIDEOGRAPHY,
 ) -> Ideas:
     """`count` rewordings of `prompt` that keep its meaning (a hold's prompt, said anew)."""
     prompt = _check_text(prompt, "--variations")
     _check_count(count)
     if llm is None:
-        return offline_variations(prompt, count=count, seed=seed)
+        return offline_variations(prompt, count=count, seed=seed, words=words)
     status(f"asking {llm.label} for {count} variations")
 
     def read(data: Any) -> list[str]:

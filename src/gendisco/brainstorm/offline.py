@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
@@ -23,16 +24,63 @@ def _load_vocabulary() -> dict:
     return yaml.safe_load(text)
 
 
-_VOCABULARY = _load_vocabulary()
-PALETTES: tuple[str, ...] = tuple(_VOCABULARY["palettes"])
-TIMES: tuple[str, ...] = tuple(_VOCABULARY["times"])
-SHOTS: tuple[str, ...] = tuple(_VOCABULARY["shots"])
-LIGHTING: tuple[str, ...] = tuple(_VOCABULARY["lighting"])
-STYLES: tuple[str, ...] = tuple(_VOCABULARY["styles"])
-SUBJECTS: tuple[str, ...] = tuple(_VOCABULARY["subjects"])
-# Words in a goal that suggest symbols; matched at the start of a word ("heart" in "heartbreak").
-SYMBOLS: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _VOCABULARY["symbols"].items()}
-SYNONYMS: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _VOCABULARY["synonyms"].items()}
+@dataclass(frozen=True)
+class OfflineWords:
+    """The pools offline ideas are drawn from."""
+
+    palettes: tuple[str, ...]
+    times: tuple[str, ...]
+    shots: tuple[str, ...]
+    lighting: tuple[str, ...]
+    styles: tuple[str, ...]
+    subjects: tuple[str, ...]
+    # Words in a goal that suggest symbols; matched at the start of a word ("heart" in
+    # "heartbreak").
+    symbols: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _videography_words() -> OfflineWords:
+    vocab = _load_vocabulary()
+    lists = {k: tuple(vocab[k]) for k in ("palettes", "times", "shots", "lighting", "styles")}
+    return OfflineWords(
+        **lists,
+        subjects=tuple(vocab["subjects"]),
+        symbols={k: tuple(v) for k, v in vocab["symbols"].items()},
+        synonyms={k: tuple(v) for k, v in vocab["synonyms"].items()},
+    )
+
+
+VIDEOGRAPHY = _videography_words()
+PALETTES, TIMES, SHOTS = VIDEOGRAPHY.palettes, VIDEOGRAPHY.times, VIDEOGRAPHY.shots
+LIGHTING, STYLES, SUBJECTS = VIDEOGRAPHY.lighting, VIDEOGRAPHY.styles, VIDEOGRAPHY.subjects
+
+
+def offline_words(model: str | None = None) -> OfflineWords:
+    """The built-in `tiny` model gets only words it was trained on; other models the full
+    videography vocabulary."""
+    if model != "tiny":
+        return VIDEOGRAPHY
+    from gendisco.tinymodel.vocabulary import plain_phrases, vocabulary
+
+    phrases, vocab = plain_phrases(), vocabulary()
+    synonyms: dict[str, tuple[str, ...]] = {}
+    for entry in vocab["colors"].values():
+        single = [p for p in entry["phrases"] if " " not in p]
+        for word in single:
+            synonyms[word] = tuple(w for w in single if w != word)
+    return OfflineWords(
+        palettes=tuple(phrases["colors"]),
+        times=tuple(phrases["times"]),
+        shots=("close-up", "wide shot"),
+        lighting=("vivid colors", "high detail", "digital painting"),
+        styles=tuple(phrases["styles"]),
+        subjects=tuple(phrases["subjects"]),
+        symbols={k: tuple(v) for k, v in vocab["goal_words"].items()},
+        synonyms={k: v for k, v in synonyms.items() if v},
+    )
+
+
 _TIME_WORDS = re.compile(
     r"\b(?:(?:at|in|during|under)\s+(?:the\s+|a\s+)?)?"
     r"(?:dawn|dusk|sunset|sunrise|night(?:time)?|midnight|noon|midday|morning|evening|"
@@ -55,11 +103,11 @@ def _draw(rng: random.Random, pool: Sequence[str], k: int) -> list[str]:
     return out
 
 
-def _symbols_for(goal: str) -> list[str]:
-    words = re.findall(r"[a-z]+", goal.lower())
+def _symbols_for(goal: str, words: OfflineWords) -> list[str]:
+    goal_words = re.findall(r"[a-z]+", goal.lower())
     found: list[str] = []
-    for stem, symbols in SYMBOLS.items():
-        if any(w.startswith(stem) for w in words):
+    for stem, symbols in words.symbols.items():
+        if any(w.startswith(stem) for w in goal_words):
             found += [s for s in symbols if s not in found]
     return found
 
@@ -68,18 +116,23 @@ def _offline_source(seed: int) -> str:
     return f"the offline vocabulary (seed {seed})"
 
 
-def offline_prompts(goal: str, *, count: int = 6, seed: int | None = None) -> Ideas:
-    """Subjects suggested by the goal's words (else the goal itself), dressed with shot,
-    lighting, palette and medium from the vocabulary. Deterministic for a given seed."""
+def offline_prompts(
+    goal: str, *, count: int = 6, seed: int | None = None, words: OfflineWords = VIDEOGRAPHY
+) -> Ideas:
+    """Subjects suggested by the goal's words (else the goal itself, unless `words` is a
+    closed vocabulary), dressed with shot, lighting, palette and medium from the vocabulary.
+    Deterministic for a given seed."""
     rng, seed = _rng(seed)
-    symbols = _symbols_for(goal)
+    symbols = _symbols_for(goal, words)
     rng.shuffle(symbols)
-    subjects = symbols[:count] if symbols else [limit_words(goal, 10)]
-    extra = [s for s in SUBJECTS if s not in subjects]
+    closed = words is not VIDEOGRAPHY
+    subjects = symbols[:count] if symbols or closed else [limit_words(goal, 10)]
+    extra = [s for s in words.subjects if s not in subjects]
     rng.shuffle(extra)
     subjects += extra[: count - len(subjects)]
-    shots, lights = _draw(rng, SHOTS, count), _draw(rng, LIGHTING, count)
-    palettes, styles = _draw(rng, PALETTES, count), _draw(rng, STYLES, count)
+    subjects = _draw(rng, subjects, count) if len(subjects) < count else subjects
+    shots, lights = _draw(rng, words.shots, count), _draw(rng, words.lighting, count)
+    palettes, styles = _draw(rng, words.palettes, count), _draw(rng, words.styles, count)
     ideas = [
         Idea(
             prompt=limit_words(f"{subject}, {shots[i]}, {lights[i]}, {palettes[i]}, {styles[i]}"),
@@ -95,13 +148,16 @@ def _split_subject(prompt: str) -> tuple[str, str]:
     return subject.strip(), rest.strip()
 
 
-def offline_transitions(prompt: str, *, seed: int | None = None) -> Ideas:
+def offline_transitions(
+    prompt: str, *, seed: int | None = None, words: OfflineWords = VIDEOGRAPHY
+) -> Ideas:
     """Color: a palette added; time: the time of day swapped or added; subject: another
     subject with the same modifiers; style: a medium added. Deterministic for a seed."""
     rng, seed = _rng(seed)
     lower = prompt.lower()
-    palette = rng.choice([p for p in PALETTES if p.split()[0] not in lower] or PALETTES)
-    when = rng.choice([t for t in TIMES if t.split()[-1] not in lower] or list(TIMES))
+    palettes, times = words.palettes, words.times
+    palette = rng.choice([p for p in palettes if p.split()[0] not in lower] or palettes)
+    when = rng.choice([t for t in times if t.split()[-1] not in lower] or list(times))
     if _TIME_WORDS.search(prompt):
         timed = _TIME_WORDS.sub(when, prompt, count=1)
     else:
@@ -109,24 +165,41 @@ def offline_transitions(prompt: str, *, seed: int | None = None) -> Ideas:
         timed = ", ".join(x for x in (f"{subject} {when}", rest) if x)
     subject, rest = _split_subject(prompt)
     candidates = [
-        s for s in (_symbols_for(prompt) + list(SUBJECTS)) if s.lower() != subject.lower()
+        s
+        for s in (_symbols_for(prompt, words) + list(words.subjects))
+        if s.lower() != subject.lower()
     ]
     other = rng.choice([s for s in candidates if s.lower() not in lower] or candidates)
     if not rest:
-        rest = ", ".join([rng.choice(SHOTS), rng.choice(LIGHTING)])
-    style = rng.choice([s for s in STYLES if s.lower() not in lower])
+        rest = ", ".join([rng.choice(words.shots), rng.choice(words.lighting)])
+    style = rng.choice([s for s in words.styles if s.lower() not in lower] or words.styles)
     ends = {
-        "color": f"{prompt}, {palette}",
+        "color": _swap_or_add(prompt, words.palettes, palette),
         "time": timed,
         "subject": f"{other}, {rest}",
-        "style": f"{prompt}, {style}",
+        # an open vocabulary's styles are fragments ("watercolor" of "watercolor painting")
+        "style": _swap_or_add(prompt, words.styles, style)
+        if words is not VIDEOGRAPHY
+        else f"{prompt}, {style}",
     }
     limit = end_prompt_word_limit(prompt)
     ideas = [Idea(limit_words(ends[k], limit), transition=k) for k in TRANSITION_KINDS]
     return Ideas("transitions", prompt, ideas, _offline_source(seed))
 
 
-def offline_variations(prompt: str, *, count: int = 4, seed: int | None = None) -> Ideas:
+def _swap_or_add(prompt: str, pool: Sequence[str], new: str) -> str:
+    """`prompt` with its phrase from `pool` replaced by `new` (two palettes in one prompt
+    pull against each other), or `new` added when it has none."""
+    for old in sorted(pool, key=len, reverse=True):
+        match = re.search(rf"\b{re.escape(old)}\b", prompt, re.I)
+        if match:
+            return prompt[: match.start()] + new + prompt[match.end() :]
+    return f"{prompt}, {new}"
+
+
+def offline_variations(
+    prompt: str, *, count: int = 4, seed: int | None = None, words: OfflineWords = VIDEOGRAPHY
+) -> Ideas:
     """Synonyms swapped in, modifiers reordered, a shot size or angle added: the scene
     stays the same. Deterministic for a seed."""
     rng, seed = _rng(seed)
@@ -136,7 +209,7 @@ def offline_variations(prompt: str, *, count: int = 4, seed: int | None = None) 
     def synonyms(text: str) -> str:
         def swap(match: re.Match[str]) -> str:
             word = match.group(0)
-            choices = SYNONYMS.get(word.lower())
+            choices = words.synonyms.get(word.lower())
             if not choices or rng.random() < 0.3:
                 return word
             new = rng.choice(choices)
@@ -146,7 +219,7 @@ def offline_variations(prompt: str, *, count: int = 4, seed: int | None = None) 
 
     seen = {prompt.lower()}
     out: list[str] = []
-    shots = _draw(rng, SHOTS, len(SHOTS))
+    shots = _draw(rng, words.shots, len(words.shots))
     for attempt in range(count * 8):
         mods = list(modifiers)
         rng.shuffle(mods)

@@ -1,8 +1,10 @@
-"""The built-in models, built in code with no download.
+"""The built-in models: no download.
 
-`tiny` / `tiny-sdxl`: small pipelines for tests and dry runs. `random:sd15`,
-`random:sd-turbo`, `random:sdxl`: the published architectures with random weights, which
-cost what the real models cost, so speed can be measured without downloading weights.
+`tiny`: a small model trained in this repository (`gendisco.tinymodel`), loaded from the
+package. `tiny-sdxl`, `random:tiny`: small random pipelines for tests of the SDXL path and of
+plumbing. `random:sd15`, `random:sd-turbo`, `random:sdxl`: the published architectures with
+random weights, which cost what the real models cost, so speed can be measured without
+downloading weights.
 """
 
 from __future__ import annotations
@@ -28,9 +30,18 @@ from transformers import (
     CLIPTokenizer,
 )
 
+from gendisco.errors import UserError
 from gendisco.models.devices import build_on, numpy2_quiet
 
-BUILTIN_MODELS = ("tiny", "tiny-sdxl", "random:sd15", "random:sd-turbo", "random:sdxl")
+TRAINED_TINY = "tiny"
+BUILTIN_MODELS = (
+    TRAINED_TINY,
+    "tiny-sdxl",
+    "random:tiny",
+    "random:sd15",
+    "random:sd-turbo",
+    "random:sdxl",
+)
 
 
 def _byte_level_tokenizer() -> CLIPTokenizer:
@@ -171,7 +182,7 @@ _TINY_VAE = dict(
 )
 
 RECIPES: dict[str, _Recipe] = {
-    "tiny": _Recipe(
+    "random:tiny": _Recipe(
         "sd",
         unet=dict(
             sample_size=8,
@@ -288,3 +299,31 @@ def build_random(
         feature_extractor=None,
         requires_safety_checker=False,
     )
+
+
+def load_trained_tiny(
+    device: torch.device, dtype: torch.dtype, vae: str
+) -> StableDiffusionPipeline:
+    """The trained `tiny` model from the package's diffusers folder (`vae="tiny"`: its own
+    distilled TAESD-style decoder, which reads the same latents)."""
+    from gendisco.tinymodel import WEIGHTS
+
+    if not (WEIGHTS / "model_index.json").is_file():
+        raise UserError(
+            f"the built-in tiny model's weights are missing ({WEIGHTS}); reinstall gendisco, "
+            "or run `make train-tiny` in its repository"
+        )
+    with numpy2_quiet():
+        pipe = StableDiffusionPipeline.from_pretrained(
+            str(WEIGHTS),
+            torch_dtype=dtype,
+            local_files_only=True,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+        if vae == "tiny":
+            pipe.vae = AutoencoderTiny.from_pretrained(str(WEIGHTS / "vae_tiny"), torch_dtype=dtype)
+    for module in (pipe.unet, pipe.vae, pipe.text_encoder):
+        module.eval().requires_grad_(False)
+    return pipe.to(device)

@@ -37,8 +37,10 @@ def slerp(t: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def latent_noise(pipe: Any, seed: int, width: int, height: int) -> torch.Tensor:
-    """Initial noise (1, C, H/8, W/8) in float32: drawn on the CPU, so any device gets it."""
-    shape = (1, pipe.unet.config.in_channels, height // 8, width // 8)
+    """Initial noise (1, C, H/f, W/f) in float32, f the VAE's downscale (8 for Stable
+    Diffusion, 16 for `tiny`): drawn on the CPU, so any device gets it."""
+    factor = pipe.vae_scale_factor
+    shape = (1, pipe.unet.config.in_channels, height // factor, width // factor)
     generator = torch.Generator("cpu").manual_seed(int(seed))
     return torch.randn(shape, generator=generator, dtype=torch.float32)
 
@@ -352,10 +354,17 @@ def _positions(name: str, values: Any) -> np.ndarray:
     return array
 
 
-def _check_request(width: int, height: int, steps: int, batch_size: int | None) -> None:
+def _check_request(pipe: Any, width: int, height: int, steps: int, batch_size: int | None) -> None:
+    factor = max(8, int(getattr(pipe, "vae_scale_factor", 8)))
+    model = getattr(pipe, "gendisco_info", {}).get("model", "this model")
     for name, value in (("width", width), ("height", height)):
         if value < 8 or value % 8:
             raise UserError(f"{name} {value} must be a positive multiple of 8")
+        if value % factor:
+            raise UserError(
+                f"{name} {value} must be a multiple of {factor} for {model} "
+                f"(it draws in {factor}-pixel blocks); try {max(factor, value // factor * factor)}"
+            )
     if steps < 1:
         raise UserError(f"steps must be at least 1 (got {steps})")
     if batch_size is not None and batch_size < 1:
@@ -401,7 +410,7 @@ def generate_frames(
             raise ValueError(f"zoom has {zoom_w.shape[0]} values for {embed_w.shape[0]} frames")
         if np.any(zoom_w < 1.0):
             raise ValueError("zoom factors must be >= 1 (1 = no zoom)")
-    _check_request(width, height, steps, batch_size)
+    _check_request(pipe, width, height, steps, batch_size)
 
     device = pipe.unet.device
     cond = encode(pipe, [prompt_a, prompt_b], negative, uses_guidance(pipe, guidance))
@@ -478,7 +487,7 @@ def generate_images(
     """
     if len(prompts) != len(seeds):
         raise ValueError(f"{len(prompts)} prompts for {len(seeds)} seeds")
-    _check_request(width, height, steps, batch_size)
+    _check_request(pipe, width, height, steps, batch_size)
     if not prompts:
         return np.zeros((0, height, width, 3), dtype=np.uint8)
     device = pipe.unet.device

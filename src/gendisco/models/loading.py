@@ -11,7 +11,13 @@ from diffusers import schedulers as diffusers_schedulers
 
 from gendisco.errors import UserError
 from gendisco.model_check import locate_model
-from gendisco.models.architectures import BUILTIN_MODELS, RECIPES, build_random
+from gendisco.models.architectures import (
+    BUILTIN_MODELS,
+    RECIPES,
+    TRAINED_TINY,
+    build_random,
+    load_trained_tiny,
+)
 from gendisco.models.devices import numpy2_quiet, resolve_device, resolve_dtype
 from gendisco.models.sources import (
     from_pretrained,
@@ -91,8 +97,9 @@ def load_pipeline(
 ) -> Any:
     """Load a Stable Diffusion or SDXL pipeline, ready on `device` in `dtype`.
 
-    `model`: "tiny" / "tiny-sdxl" (small random, offline, for tests and dry runs),
-    "random:sd15" / "random:sd-turbo" / "random:sdxl" (full-size, random weights), a
+    `model`: "tiny" (small, trained in this repository, offline), "tiny-sdxl" /
+    "random:tiny" (small random, for tests), "random:sd15" / "random:sd-turbo" /
+    "random:sdxl" (full-size, random weights), a
     Hugging Face repo id, a local diffusers folder or a single `.safetensors` checkpoint.
     `vae`: "default" or "tiny" (TAESD). `scheduler`: a short name from `SCHEDULERS`.
     `speed`: how the model runs (`gendisco.speed.SpeedSettings`, applied by `apply_speed`);
@@ -111,7 +118,11 @@ def load_pipeline(
     offline = offline_mode()
 
     # 1. Build or fetch the pipeline
-    if model in RECIPES:
+    if model == TRAINED_TINY:
+        pipe = load_trained_tiny(target, torch_dtype, vae)
+        architecture = "sd"
+        source = model
+    elif model in RECIPES:
         pipe = build_random(model, target, torch_dtype, vae)
         architecture = RECIPES[model].architecture
         source = model

@@ -1,0 +1,204 @@
+"""The built-in `tiny` model: speed beside the untrained one, prompt following, size, training.
+
+Run: python benchmarks/tiny_model.py [--repeats 5]
+
+1. Frames/s at the demo's size (256 px, batch 4, 2 Euler steps, no guidance) through
+   gendisco's own generation path, for the trained `tiny` (its autoencoder and its distilled
+   TAESD-style decoder) and the untrained `random:tiny` it replaced, interleaved in one run;
+   each row is the median of `--repeats` timed runs after a warm-up.
+2. Prompt following on the (colour, time, subject) combinations held out of training: the
+   share of pictures `gendisco.tinymodel.measure` classifies as prompted, per attribute, at 2
+   and 4 steps; the same on the generator's own pictures (how far the measuring stick itself
+   can be trusted) and on `random:tiny` (what chance looks like).
+3. The weights' size on disk and the training time recorded in weights/training.json.
+
+Writes the `tiny-model` section of BENCHMARKS.md and benchmarks/results/tiny_model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+from report import describe, environment, write_results, write_section
+
+from gendisco import models
+from gendisco.models.generate import generate_frames, generate_images
+from gendisco.tinymodel import WEIGHTS
+from gendisco.tinymodel.measure import SceneClassifier, accuracy
+from gendisco.tinymodel.scenes import Scene, held_out, render_scene
+
+SIZE, BATCH, STEPS, FRAMES = 256, 4, 2, 48
+VARIANTS = (("random:tiny", "default"), ("tiny", "default"), ("tiny", "tiny"))
+
+
+def frames_per_second(pipe) -> float:
+    positions = np.linspace(0.0, 1.0, FRAMES)
+    started = time.perf_counter()
+    for _ in generate_frames(
+        pipe,
+        prompt_a="a city skyline at dusk, red",
+        prompt_b="a city skyline at dusk, teal",
+        seed_a=7,
+        seed_b=7,
+        embed_mix=positions,
+        noise_mix=positions,
+        width=SIZE,
+        height=SIZE,
+        steps=STEPS,
+        guidance=0.0,
+        batch_size=BATCH,
+    ):
+        pass
+    return FRAMES / (time.perf_counter() - started)
+
+
+def following(pipe, classifier: SceneClassifier, scenes: list[Scene], steps: int) -> dict:
+    images = generate_images(
+        pipe,
+        prompts=[s.prompt() for s in scenes],
+        seeds=[1 + i for i in range(len(scenes))],
+        width=SIZE,
+        height=SIZE,
+        steps=steps,
+        guidance=0.0,
+        batch_size=8,
+    )
+    return accuracy(classifier.classify(list(images)), scenes)
+
+
+def section(rows: list[dict], env: dict, repeats: int) -> str:
+    speed = [r for r in rows if r["kind"] == "speed"]
+    follow = [r for r in rows if r["kind"] == "following"]
+    info = next(r for r in rows if r["kind"] == "weights")
+    base = next(r["fps"] for r in speed if r["model"] == "random:tiny")
+    lines = [
+        "## The built-in `tiny` model (CPU)",
+        "",
+        describe(env),
+        "",
+        f"Frames/s at {SIZE} px, batch {BATCH}, {STEPS} Euler steps, no guidance, "
+        f"{FRAMES} frames of a colour transition through `generate_frames`; median of "
+        f"{repeats} runs, the models interleaved.",
+        "",
+        "| model | VAE | frames/s | vs untrained `random:tiny` |",
+        "|---|---|---|---|",
+    ]
+    for r in speed:
+        lines.append(f"| {r['model']} | {r['vae']} | {r['fps']:.1f} | {r['fps'] / base:.2f}x |")
+    lines += [
+        "",
+        f"Prompt following: {follow[0]['count']} pictures, one per (colour, time, subject) "
+        "combination held out of training, flat style, classified by "
+        "`gendisco.tinymodel.measure` (share classified as prompted).",
+        "",
+        "| pictures | steps | colour | time of day | subject |",
+        "|---|---|---|---|---|",
+    ]
+    for r in follow:
+        s = r["scores"]
+        lines.append(
+            f"| {r['source']} | {r.get('steps', '-')} | {s['color']:.0%} | {s['time']:.0%} "
+            f"| {s['subject']:.0%} |"
+        )
+    seconds = info["training"].get("seconds", {})
+    lines += [
+        "",
+        f"Weights: {info['size_mb']:.1f} MB on disk (float16 safetensors, "
+        f"{info['parameters'] / 1e6:.2f} M parameters). Training: "
+        f"{seconds.get('total_s', 0) / 60:.1f} min on {info['training'].get('threads')} "
+        f"threads ({info['training'].get('date')}; `{info['training'].get('command')}`): "
+        + ", ".join(
+            f"{k.removesuffix('_s')} {v / 60:.1f} min" for k, v in seconds.items() if k != "total_s"
+        )
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    env = environment(" ".join(["python benchmarks/tiny_model.py", *sys.argv[1:]]))
+    rows: list[dict] = []
+
+    pipes = {v: models.load_pipeline(v[0], device="cpu", vae=v[1]) for v in VARIANTS}
+    runs: dict = {v: [] for v in VARIANTS}
+    for pipe in pipes.values():
+        frames_per_second(pipe)  # warm-up
+    for _ in range(args.repeats):
+        for variant, pipe in pipes.items():
+            runs[variant].append(frames_per_second(pipe))
+    for (model, vae), values in runs.items():
+        row = {
+            "kind": "speed",
+            "model": model,
+            "vae": vae,
+            "fps": statistics.median(values),
+            "runs": values,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    classifier = SceneClassifier.fit()
+    scenes = [Scene(c, t, s) for c, t, s in sorted(held_out())]
+    generator = [render_scene(s, 1 + i)[0] for i, s in enumerate(scenes)]
+    rows.append(
+        {
+            "kind": "following",
+            "source": "the scene generator",
+            "count": len(scenes),
+            "scores": accuracy(classifier.classify(generator), scenes),
+        }
+    )
+    for steps in (2, 4):
+        scores = following(pipes[("tiny", "default")], classifier, scenes, steps)
+        rows.append(
+            {
+                "kind": "following",
+                "source": "`tiny`",
+                "steps": steps,
+                "count": len(scenes),
+                "scores": scores,
+            }
+        )
+    scores = following(pipes[("random:tiny", "default")], classifier, scenes, 2)
+    rows.append(
+        {
+            "kind": "following",
+            "source": "`random:tiny` (untrained)",
+            "steps": 2,
+            "count": len(scenes),
+            "scores": scores,
+        }
+    )
+    for row in rows[-4:]:
+        print(json.dumps(row), flush=True)
+
+    trained = pipes[("tiny", "default")]
+    parameters = sum(
+        p.numel() for m in (trained.unet, trained.vae, trained.text_encoder) for p in m.parameters()
+    )
+    rows.append(
+        {
+            "kind": "weights",
+            "size_mb": sum(p.stat().st_size for p in WEIGHTS.rglob("*") if p.is_file()) / 1e6,
+            "parameters": parameters,
+            "training": json.loads((WEIGHTS / "training.json").read_text()),
+            "threads": torch.get_num_threads(),
+        }
+    )
+    write_results("tiny_model", rows, env, options={"repeats": args.repeats})
+    text = section(rows, env, args.repeats)
+    print(text)
+    write_section("tiny-model", text)
+
+
+if __name__ == "__main__":
+    main()

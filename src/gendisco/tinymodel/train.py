@@ -1,0 +1,350 @@
+"""Train the built-in `tiny` model on procedural scenes, on a CPU: `make train-tiny`.
+
+    python -m gendisco.tinymodel.train --out src/gendisco/tinymodel/weights
+
+Four stages, each seeded: (1) draw the scenes, (2) train the autoencoder (AutoencoderKL, 16x
+down, 8 latent channels) on crops, (3) encode every scene once and train the UNet and the
+text encoder together on the latents (v-prediction, captions resampled every time a scene is
+drawn, one caption in ten left empty so guidance works), (4) distil a TAESD-style decoder
+(AutoencoderTiny) for `vae: tiny`. The result is a diffusers folder, saved in float16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gendisco.tinymodel.scenes import SIZE, caption, training_example
+
+TEXT_CONFIG = dict(
+    hidden_size=64,
+    intermediate_size=256,
+    num_attention_heads=4,
+    num_hidden_layers=2,
+    projection_dim=64,
+    hidden_act="quick_gelu",
+    max_position_embeddings=77,
+    layer_norm_eps=1e-5,
+)
+VAE_CONFIG = dict(
+    in_channels=3,
+    out_channels=3,
+    down_block_types=("DownEncoderBlock2D",) * 5,  # five blocks: 16x down
+    up_block_types=("UpDecoderBlock2D",) * 5,
+    block_out_channels=(8, 16, 32, 32, 32),
+    layers_per_block=1,
+    latent_channels=8,
+    # one group: with as few channels as these, more groups normalise each channel on its own
+    # and flat colour (most of these pictures) would come out grey
+    norm_num_groups=1,
+    mid_block_add_attention=False,
+    sample_size=SIZE,
+)
+UNET_CONFIG = dict(
+    sample_size=SIZE // 16,
+    in_channels=8,
+    out_channels=8,
+    block_out_channels=(32, 64, 64),
+    layers_per_block=1,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    cross_attention_dim=64,
+    attention_head_dim=4,
+    norm_num_groups=8,
+)
+TAESD_CONFIG = dict(
+    in_channels=3,
+    out_channels=3,
+    encoder_block_out_channels=(16, 16, 16, 16, 16),
+    decoder_block_out_channels=(16, 16, 16, 16, 16),
+    num_encoder_blocks=(1, 1, 1, 1, 1),
+    num_decoder_blocks=(1, 1, 1, 1, 1),
+    latent_channels=8,
+    scaling_factor=1.0,
+)
+VAE_LR = 1e-3
+SCHEDULER_CONFIG = dict(
+    num_train_timesteps=1000,
+    beta_start=0.00085,
+    beta_end=0.012,
+    beta_schedule="scaled_linear",
+    prediction_type="v_prediction",
+    timestep_spacing="trailing",
+    steps_offset=1,
+)
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _scene_chunk(seeds: list[int]) -> tuple[np.ndarray, list]:
+    images, scenes = [], []
+    for seed in seeds:
+        image, _, scene = training_example(seed)
+        images.append(image)
+        scenes.append(scene)
+    return np.stack(images), scenes
+
+
+def draw_scenes(count: int, seed: int, workers: int) -> tuple[np.ndarray, list]:
+    """`count` training scenes (uint8 N,H,W,3) and their `Scene`s, seeded."""
+    seeds = [seed * 1_000_003 + i for i in range(count)]
+    chunks = [seeds[i : i + 256] for i in range(0, count, 256)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(_scene_chunk, chunks))
+    return np.concatenate([p[0] for p in parts]), [s for p in parts for s in p[1]]
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def _lr(step: int, steps: int, peak: float, warmup: int = 100) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+
+def train_vae(images: np.ndarray, steps: int, seed: int, batch: int = 16, crop: int = 128):
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    vae = AutoencoderKL(**VAE_CONFIG)
+    opt = torch.optim.AdamW(vae.parameters(), lr=VAE_LR, weight_decay=0.0)
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
+    for step in range(steps):
+        idx = rng.integers(len(images), size=batch)
+        y0, x0 = rng.integers(0, SIZE - crop + 1, size=2) // 16 * 16
+        x = _to_tensor(images[idx, y0 : y0 + crop, x0 : x0 + crop])
+        posterior = vae.encode(x).latent_dist
+        out = vae.decode(posterior.sample()).sample
+        kl = posterior.kl().mean() / x[0].numel()
+        loss = F.l1_loss(out, x) + F.mse_loss(out, x) + 1e-4 * kl
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, steps, VAE_LR)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 200 == 0 or step == steps - 1:
+            psnr = -10 * math.log10(F.mse_loss(out, x).item() / 4)
+            _log(
+                f"vae {step}/{steps} loss {loss.item():.4f} psnr {psnr:.1f} dB "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
+    return vae.eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def encode_all(vae, images: np.ndarray, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    means, stds = [], []
+    for i in range(0, len(images), batch):
+        dist = vae.encode(_to_tensor(images[i : i + batch])).latent_dist
+        means.append(dist.mean)
+        stds.append(dist.std)
+    return torch.cat(means), torch.cat(stds)
+
+
+def train_unet(
+    means: torch.Tensor,
+    stds: torch.Tensor,
+    scenes: list,
+    tokenizer,
+    scaling: float,
+    steps: int,
+    seed: int,
+    batch: int = 64,
+):
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**UNET_CONFIG)
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            **TEXT_CONFIG,
+        )
+    )
+    noise_schedule = DDPMScheduler(**SCHEDULER_CONFIG)
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
+    ema = [p.detach().clone() for p in params]
+    rng = np.random.default_rng(seed + 1)
+    generator = torch.Generator().manual_seed(seed + 2)
+    started = time.perf_counter()
+    for step in range(steps):
+        idx = rng.integers(len(scenes), size=batch)
+        texts = ["" if rng.random() < 0.1 else caption(scenes[i], rng) for i in idx]
+        ids = tokenizer(
+            texts, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
+        ).input_ids
+        eps = torch.randn(means[idx].shape, generator=generator)
+        latents = (means[idx] + stds[idx] * eps) * scaling
+        noise = torch.randn(latents.shape, generator=generator)
+        t = torch.randint(0, 1000, (batch,), generator=generator)
+        noisy = noise_schedule.add_noise(latents, noise, t)
+        target = noise_schedule.get_velocity(latents, noise, t)
+        hidden = text_encoder(ids)[0]
+        pred = unet(noisy, t, encoder_hidden_states=hidden).sample
+        loss = F.mse_loss(pred, target)
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, steps, 1e-3, warmup=200)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for shadow, p in zip(ema, params, strict=True):
+                shadow.lerp_(p.detach(), 1 - decay)
+        if step % 200 == 0 or step == steps - 1:
+            _log(
+                f"unet {step}/{steps} loss {loss.item():.4f} "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
+    with torch.no_grad():
+        for shadow, p in zip(ema, params, strict=True):
+            p.copy_(shadow)
+    return unet.eval().requires_grad_(False), text_encoder.eval().requires_grad_(False)
+
+
+def train_taesd(
+    vae,
+    means: torch.Tensor,
+    images: np.ndarray,
+    scaling: float,
+    steps: int,
+    seed: int,
+    batch: int = 8,
+):
+    """A TAESD-style autoencoder whose latents are the scaled latents of `vae`."""
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(seed)
+    taesd = AutoencoderTiny(**TAESD_CONFIG)
+    opt = torch.optim.AdamW(taesd.parameters(), lr=1e-3)
+    rng = np.random.default_rng(seed + 3)
+    started = time.perf_counter()
+    for step in range(steps):
+        idx = rng.integers(len(images), size=batch)
+        x = _to_tensor(images[idx])
+        z = means[idx] * scaling
+        out = taesd.decoder(z)
+        z_hat = taesd.encoder(x)
+        loss = F.l1_loss(out, x) + F.mse_loss(out, x) + F.mse_loss(z_hat, z)
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, steps, 1e-3)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % 200 == 0 or step == steps - 1:
+            _log(
+                f"taesd {step}/{steps} loss {loss.item():.4f} "
+                f"({time.perf_counter() - started:.0f} s)"
+            )
+    return taesd.eval().requires_grad_(False)
+
+
+def save(out: Path, vae, unet, text_encoder, tokenizer, taesd, report: dict) -> None:
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=EulerDiscreteScheduler(**SCHEDULER_CONFIG),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.to(torch.float16)
+    pipe.save_pretrained(out, safe_serialization=True)
+    taesd.to(torch.float16).save_pretrained(out / "vae_tiny", safe_serialization=True)
+    (out / "training.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="the diffusers folder to write")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scenes", type=int, default=6000, help="distinct training pictures")
+    parser.add_argument("--vae-steps", type=int, default=2000)
+    parser.add_argument("--unet-steps", type=int, default=4000)
+    parser.add_argument("--taesd-steps", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+
+    from transformers import CLIPTokenizer
+
+    from gendisco.tinymodel.tokenizer import write_tokenizer_files
+
+    torch.set_num_threads(args.threads)
+    clock = {}
+    started = time.perf_counter()
+    _log(f"drawing {args.scenes} scenes")
+    images, scenes = draw_scenes(args.scenes, args.seed, workers=args.threads)
+    clock["scenes_s"] = time.perf_counter() - started
+
+    mark = time.perf_counter()
+    vae = train_vae(images, args.vae_steps, args.seed)
+    clock["vae_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    means, stds = encode_all(vae, images)
+    scaling = float(1.0 / means.std())
+    vae.register_to_config(scaling_factor=scaling)
+    _log(f"latents {tuple(means.shape)}, scaling factor {scaling:.4f}")
+    tokenizer_dir = args.out.with_name(args.out.name + ".tokenizer")
+    vocab_path, merges_path = write_tokenizer_files(tokenizer_dir)
+    tokenizer = CLIPTokenizer(str(vocab_path), str(merges_path), model_max_length=77)
+    unet, text_encoder = train_unet(
+        means, stds, scenes, tokenizer, scaling, args.unet_steps, args.seed
+    )
+    clock["unet_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    taesd = train_taesd(vae, means, images, scaling, args.taesd_steps, args.seed)
+    clock["taesd_s"] = time.perf_counter() - mark
+    clock["total_s"] = time.perf_counter() - started
+
+    import diffusers
+    import transformers
+
+    report = {
+        "command": "python -m gendisco.tinymodel.train "
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
+        "seconds": {k: round(v, 1) for k, v in clock.items()},
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+        "versions": {
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "transformers": transformers.__version__,
+        },
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    save(args.out, vae, unet, text_encoder, tokenizer, taesd, report)
+    for path in tokenizer_dir.iterdir():
+        path.unlink()
+    tokenizer_dir.rmdir()
+    _log(f"saved to {args.out} in {clock['total_s'] / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
