@@ -34,7 +34,8 @@ from gendisco.tinymodel.vocabulary import known_words, unknown_words, words_in
 from synth import drum_song, write_audio
 
 SIZE = 256  # the size `tiny` is trained at
-STEPS = 2  # the demo's
+STEPS = 8  # the demo's
+GUIDANCE = 3.0  # the demo's
 FPS = 12
 
 
@@ -60,7 +61,7 @@ def draw(pipe, scenes: list[Scene], seed: int = 1) -> np.ndarray:
         width=SIZE,
         height=SIZE,
         steps=STEPS,
-        guidance=0.0,
+        guidance=GUIDANCE,
         batch_size=8,
     )
 
@@ -108,7 +109,7 @@ def test_an_untrained_model_fails_the_same_check(classifier):
         width=SIZE,
         height=SIZE,
         steps=STEPS,
-        guidance=0.0,
+        guidance=GUIDANCE,
     )
     scores = accuracy(classifier.classify(list(images)), scenes)
     assert min(scores.values()) < 0.5, scores
@@ -182,7 +183,7 @@ def rendered(tmp_path_factory):
         "height": SIZE,
         "fps": FPS,
         "steps": STEPS,
-        "guidance": 0.0,
+        "guidance": GUIDANCE,
         "crf": 16,
         "preset": "ultrafast",
         "intervals": INTERVALS,
