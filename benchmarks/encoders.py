@@ -124,7 +124,8 @@ def main() -> None:
         project = write_project(folder, song, args)
         textures = [panning_frames(k, frames_per_clip, args.size) for k in range(TEXTURES)]
         install_fake_generator({k: textures[k % TEXTURES] for k in range(args.clips)})
-        pipe = load_pipeline("random:tiny")  # only described in the manifest: no frame comes from it
+        # only described in the manifest: no frame comes from it
+        pipe = load_pipeline("random:tiny")
         one_render(project, pipe, 1, args.batch)  # warm up
         runs: dict[str, list[float]] = {str(n): [] for n in counts} | {"auto": []}
         digests: dict[str, set[str]] = {key: set() for key in runs}

@@ -5,11 +5,12 @@ Run: python benchmarks/model_speed.py [--device cuda] [--compile] [--quick] [--n
 
 On CUDA the full-size architectures are built with random weights (`random:sd-turbo`,
 `random:sd15`, `random:sdxl`): the published models' layers, so their cost, in fp16. On
-the CPU the published architectures are too slow to sweep, so the sweep uses the untrained `random:tiny` and the
-breakdown one `random:sd-turbo` frame at 256x256 (fp32). Frames come from gendisco's own
-generation path (`generate_frames`: lerped embeddings, slerped noise, decode, uint8 on the
-host); every row is the median of several timed runs after a warm-up. The breakdown times
-the text encoder, the UNet with its scheduler, and the VAE decoder separately.
+the CPU the published architectures are too slow to sweep, so the sweep uses the untrained
+`random:tiny` and the breakdown one `random:sd-turbo` frame at 256x256 (fp32). Frames come
+from gendisco's own generation path (`generate_frames`: lerped embeddings, slerped noise,
+decode, uint8 on the host); every row is the median of several timed runs after a warm-up.
+The breakdown times the text encoder, the UNet with its scheduler, and the VAE decoder
+separately.
 
 The settings table (`measure_variant`) loads a fresh pipeline per `SpeedSettings` variant and
 reports, apart from each other: building the pipeline, the first batch (compiling included
@@ -467,9 +468,9 @@ def section(device: torch.device, rows: list[Row], meta: dict) -> str:
         if device.type == "cpu":
             lines += [
                 "",
-                "The `random:tiny` model's own VAE is a scaled-down KL autoencoder (8 to 16 channels), "
-                "cheaper than TAESD (64 channels): `vae: tiny` pays off on the published "
-                "models, whose full decoder is the expensive part.",
+                "The `random:tiny` model's own VAE is a scaled-down KL autoencoder (8 to 16 "
+                "channels), cheaper than TAESD (64 channels): `vae: tiny` pays off on the "
+                "published models, whose full decoder is the expensive part.",
             ]
     return "\n".join(lines)
 

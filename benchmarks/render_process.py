@@ -4,7 +4,8 @@ Run: .venv/bin/python benchmarks/render_process.py [--seconds 180] [--size 64] [
      [--batch 8] [--repeats 3]
 
 Both sides are fresh Python processes, timed from start to exit, over the same frames (the
-song's length at `--fps`) of the same built-in untrained `random:tiny` pipeline, steps, size and batch:
+song's length at `--fps`) of the same built-in untrained `random:tiny` pipeline, steps, size and
+batch:
 
 - bare: imports torch and diffusers, builds the pipeline, encodes the two prompts of each
   interval and runs `StableDiffusionPipeline.__call__` batch after batch on lerped
@@ -176,7 +177,8 @@ def main() -> None:
     env_info = environment(" ".join(["python benchmarks/render_process.py", *sys.argv[1:]]))
     text = "\n".join(
         [
-            "## The whole process: `gendisco render` vs a bare diffusers loop (CPU, random:tiny model)",
+            "## The whole process: `gendisco render` vs a bare diffusers loop "
+            "(CPU, random:tiny model)",
             "",
             describe(env_info),
             "",
