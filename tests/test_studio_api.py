@@ -253,11 +253,11 @@ def test_an_edit_changes_one_line_and_keeps_every_comment(client, project):
     ]
     assert changed == [
         (
-            '    to: {prompt: "a city skyline at dusk, neon pink and teal"}   # keeps seed 7: '
+            '    to: {prompt: "a city skyline at dusk, teal"}   # keeps seed 7: '
             "same city, new colors",
             # the comment stays where it was, in its column
             '    to: {prompt: "a city at night"}'
-            + " " * 30
+            + " " * 16
             + "# keeps seed 7: same city, new colors",
         )
     ]

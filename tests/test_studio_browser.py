@@ -190,7 +190,7 @@ def test_dragging_over_the_gap_creates_an_interval(page, studio, artifacts):
     assert len(intervals) == 4
     new = intervals[3]
     assert 14.0 <= float(new["start"]) < 14.6 and 15.4 < float(new["end"]) <= 16.0
-    assert new["hold"]["prompt"] == "a flock of flamingos over the sea"
+    assert new["hold"]["prompt"] == "the sea at night, violet"
 
 
 def test_typing_prompts_and_saving_keeps_the_comments(page, studio, artifacts):
@@ -300,8 +300,8 @@ def test_an_invalid_edit_shows_its_message_and_leaves_the_file(page, studio, art
 def test_a_change_made_by_another_program_is_picked_up(page, studio, artifacts):
     _, project, _ = studio
     text = project.read_text()
-    assert '"a mirror disco ball, close-up"' in text
-    project.write_text(text.replace('"a mirror disco ball, close-up"', '"a glitter cat"'))
+    assert '"a mirror disco ball at night, violet"' in text
+    project.write_text(text.replace('"a mirror disco ball at night, violet"', '"a glitter cat"'))
     _saved(page, "the project file changed on disk: reloaded")
     assert page.input_value('[data-field="hold.prompt"]') == "a glitter cat"
     page.screenshot(path=str(artifacts / "8-changed-on-disk.png"))
