@@ -16,6 +16,8 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
+from gendisco.project import parse_time
+
 HERE = Path(__file__).resolve().parent
 FRAMES_PER_ROW = 6
 TILE = 128
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     previous_end = ""
     for interval in project["intervals"]:
-        start, end = float(interval["start"]), float(interval["end"])
+        start, end = parse_time(interval["start"]), parse_time(interval["end"])
         step = (end - start) / FRAMES_PER_ROW
         times = [start + step * (i + 0.5) for i in range(FRAMES_PER_ROW)]
         tiles = [
