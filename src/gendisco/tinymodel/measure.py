@@ -4,9 +4,12 @@
   when the picture has almost no saturation; `chroma` gives the mean opponent colour, so a
   colour transition's progress can be measured as a projection between its two ends.
 - brightness: mean HSV value.
-- time of day and subject: nearest class by a linear read-out of brightness, edge-density and
-  layout maps, fitted on the scene generator's own pictures (`SceneClassifier.fit`): the
-  generator knows what every picture shows, so the statistics are checked against it.
+- time of day: the vote of the nearest generator pictures in brightness statistics (its
+  spread, where the light is, how light the sky rows are).
+- subject: a ridge-regression read-out of edge orientation and density per region, row
+  profiles, the spectrum (stripes, grids and rings are periodic) and the layout of light.
+Both are fitted on the scene generator's own pictures (`SceneClassifier.fit`): the generator
+knows what every picture shows, so the statistics are checked against it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gendisco.tinymodel.scenes import SIZE, Scene, render_scene, sample_scene
-from gendisco.tinymodel.vocabulary import colors, subjects, times, vocabulary
+from gendisco.tinymodel.vocabulary import subjects, times, vocabulary
 
 MONOCHROME_SATURATION = 0.12  # below this mean saturation a picture has no colour
 _FEATURE_SIZE = 64
@@ -256,11 +259,10 @@ __all__ = [
     "accuracy",
     "brightness",
     "chroma",
-    "colors",
     "dominant_color",
     "dominant_hue",
-    "subject_features",
-    "time_features",
     "hsv",
     "progress_between",
+    "subject_features",
+    "time_features",
 ]
