@@ -46,8 +46,10 @@ demo-strip: demo
 # Retrain the built-in `tiny` model from its seed (about 45 minutes on 2 CPU cores); writes
 # the diffusers folder that `model: tiny` loads.
 train-tiny: install
+	rm -rf src/gendisco/tinymodel/weights.new
+	$(PY) -m gendisco.tinymodel.train --out src/gendisco/tinymodel/weights.new
 	rm -rf src/gendisco/tinymodel/weights
-	$(PY) -m gendisco.tinymodel.train --out src/gendisco/tinymodel/weights
+	mv src/gendisco/tinymodel/weights.new src/gendisco/tinymodel/weights
 
 bench: install-dev
 	$(PY) benchmarks/render_speed.py --seconds 8 --repeats 5
