@@ -676,7 +676,7 @@ def test_progress_streams_as_server_sent_events(workspace):
     assert jobs[-1]["state"] == "done"
 
 
-def _studio(args: list[str], cwd: Path) -> subprocess.Popen:
+def _studio(args: list[str], cwd: Path, **popen) -> subprocess.Popen:
     env = {**os.environ, "GENDISCO_CACHE_DIR": str(cwd / "cache")}
     return subprocess.Popen(
         [sys.executable, "-m", "gendisco", "studio", *args, "--no-browser"],
@@ -685,6 +685,7 @@ def _studio(args: list[str], cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        **popen,
     )
 
 
@@ -706,6 +707,23 @@ def test_studio_on_a_song_scaffolds_a_project_then_stops_with_130(make_wav, tmp_
         _, err = process.communicate(timeout=30)
     assert process.returncode == 130
     assert "wrote " in err and "Traceback" not in err
+
+
+def test_studio_started_with_sigint_ignored_still_exits_130_when_stopped(tmp_path):
+    """A background job of a script inherits SIGINT ignored; a stop is still a stop."""
+    project = small_demo(tmp_path)
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    process = _studio([str(project), "--port", "0"], tmp_path, preexec_fn=ignore_sigint)
+    try:
+        assert process.stdout.readline().startswith("http://127.0.0.1:")
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
 
 
 def test_studio_refuses_a_public_address_without_the_flag(tmp_path):

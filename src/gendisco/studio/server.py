@@ -102,7 +102,10 @@ def serve(
         )
 
     class Server(uvicorn.Server):
+        stopped_by_signal = False
+
         def handle_exit(self, sig: int, frame) -> None:
+            self.stopped_by_signal = True
             workspace.hub.close()  # end the event streams, or shutdown waits for them
             super().handle_exit(sig, frame)
 
@@ -136,6 +139,10 @@ def serve(
         signal.signal(signal.SIGTERM, previous)
         workspace.close(STOP_TIMEOUT_S)
         bound.sock.close()
+    if server.stopped_by_signal:
+        # uvicorn re-raises the signal after its shutdown, but a process started with SIGINT
+        # ignored (a background job of a script) would then exit 0: stopped is stopped
+        raise KeyboardInterrupt
 
 
 def _interrupt(signum, frame) -> None:
