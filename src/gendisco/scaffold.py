@@ -55,7 +55,7 @@ NO_BEAT_BAR_S = 2.0  # bar length assumed without a beat (4 beats at 120 BPM)
 # Wall time of `render --draft` on an otherwise idle 2-core CPU with one torch thread: a fixed
 # start plus a cost per minute of song (benchmarks/draft_speed.py, "Draft renders" in
 # BENCHMARKS.md), for the estimate in the hint. A busy machine takes several times longer.
-DRAFT_CPU_START_S = 11.0
+DRAFT_CPU_START_S = 7.0
 DRAFT_CPU_S_PER_SONG_MINUTE = 7.0
 
 Status = Callable[[str], None]
