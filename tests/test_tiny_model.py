@@ -8,6 +8,7 @@ a control that must fail: the same measurement on the untrained `random:tiny`.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -195,12 +196,12 @@ def rendered(tmp_path_factory):
         "intervals": INTERVALS,
     }
     project.write_text(yaml.safe_dump(document, sort_keys=False))
-    env = {"GENDISCO_CACHE_DIR": str(folder / "cache"), "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "GENDISCO_CACHE_DIR": str(folder / "cache")}
     result = subprocess.run(
         [sys.executable, "-m", "gendisco", "render", str(project), "--device", "cpu"],
         capture_output=True,
         text=True,
-        env={**__import__("os").environ, **env},
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     with av.open(str(folder / "out" / "final.mp4")) as container:

@@ -62,7 +62,7 @@ def _byte_level_tokenizer() -> CLIPTokenizer:
         return CLIPTokenizer(str(vocab_path), str(merges_path), model_max_length=77)
 
 
-def _text_config(tokenizer: CLIPTokenizer, **config: Any) -> CLIPTextConfig:
+def text_config(tokenizer: CLIPTokenizer, **config: Any) -> CLIPTextConfig:
     return CLIPTextConfig(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -267,11 +267,11 @@ def build_random(
         else:
             autoencoder = AutoencoderKL(**recipe.vae)
         torch.manual_seed(0)
-        text_encoder = CLIPTextModel(_text_config(tokenizer, **recipe.text))
+        text_encoder = CLIPTextModel(text_config(tokenizer, **recipe.text))
         text_encoder_2 = None
         if recipe.text_2 is not None:
             torch.manual_seed(0)
-            text_encoder_2 = CLIPTextModelWithProjection(_text_config(tokenizer, **recipe.text_2))
+            text_encoder_2 = CLIPTextModelWithProjection(text_config(tokenizer, **recipe.text_2))
     with numpy2_quiet():
         scheduler = EulerDiscreteScheduler(**recipe.scheduler)
     modules = [unet, autoencoder, text_encoder, text_encoder_2]

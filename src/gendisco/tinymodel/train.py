@@ -32,8 +32,6 @@ TEXT_CONFIG = dict(
     num_hidden_layers=2,
     projection_dim=64,
     hidden_act="quick_gelu",
-    max_position_embeddings=77,
-    layer_norm_eps=1e-5,
 )
 VAE_CONFIG = dict(
     in_channels=3,
@@ -166,20 +164,14 @@ def train_unet(
     batch: int = 64,
 ):
     from diffusers import DDPMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextModel
+
+    from gendisco.models.architectures import text_config
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(**UNET_CONFIG)
     torch.manual_seed(seed)
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            **TEXT_CONFIG,
-        )
-    )
+    text_encoder = CLIPTextModel(text_config(tokenizer, vocab_size=len(tokenizer), **TEXT_CONFIG))
     noise_schedule = DDPMScheduler(**SCHEDULER_CONFIG)
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
