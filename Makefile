@@ -61,7 +61,7 @@ bench: install-dev
 	$(PY) benchmarks/beat_accuracy.py
 	$(PY) benchmarks/studio_speed.py
 	$(PY) benchmarks/draft_speed.py --threads 1
-	$(PY) benchmarks/tiny_model.py --repeats 5
+	$(PY) benchmarks/tiny_model.py --repeats 5 --seeds 3
 
 bench-gpu: install-dev
 	$(PY) benchmarks/model_speed.py --device cuda --compile
