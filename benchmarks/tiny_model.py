@@ -12,7 +12,7 @@ Run: python benchmarks/tiny_model.py [--repeats 5] [--seeds 3]
    `gendisco.tinymodel.measure` classifies as prompted, per attribute, at both settings, and
    its range over the seeds; the same on the generator's own pictures (how far the
    measuring stick itself can be trusted), on those pictures after a round trip through the
-   trained autoencoder (what its decoder can draw at best) and on `random:tiny` (what
+   trained autoencoder (what the autoencoder alone changes) and on `random:tiny` (what
    chance looks like).
 3. The weights' size on disk and the training time recorded in weights/training.json.
 
