@@ -438,6 +438,35 @@ def test_an_unexpected_failure_is_one_line_and_the_server_goes_on(workspace, mon
         assert client.get("/api/project").status_code == 200
 
 
+def test_closing_waits_for_the_warm_up_still_analysing(make_wav, tmp_path, monkeypatch):
+    """A studio stopped while it still analyses a short song (in a thread of its own) must
+    not exit under that thread: the process would abort instead of exiting with its code."""
+    monkeypatch.setenv("GENDISCO_CACHE_DIR", str(tmp_path / "cache"))
+    make_wav("short.wav", seconds=4.0)
+    project = tmp_path / "short.yaml"
+    project.write_text(
+        "song: short.wav\nmodel: tiny\nintervals:\n"
+        "  - {start: 0, end: 4, hold: {prompt: a lighthouse}}\n"
+    )
+    ws = Workspace(project)
+    analysing, release = threading.Event(), threading.Event()
+    real_analyze = ws._analyze
+
+    def slow_analyze(song):
+        analysing.set()
+        release.wait(10)
+        return real_analyze(song)
+
+    monkeypatch.setattr(ws, "_analyze", slow_analyze)
+    ws.start()
+    assert analysing.wait(10)
+    threading.Timer(0.5, release.set).start()
+    started = time.monotonic()
+    assert ws.close(10)
+    assert time.monotonic() - started >= 0.4  # it waited for the analysis
+    assert ws._analysis is not None and abs(ws._analysis[1].duration_s - 4.0) < 0.05
+
+
 def test_a_long_song_is_analysed_apart_and_closing_stops_it(make_wav, tmp_path, monkeypatch):
     from gendisco.studio import workspace as workspace_module
 

@@ -14,6 +14,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,18 +52,19 @@ class Workspace:
         self._analysis_lock = threading.Lock()
         self._stop = threading.Event()
         self._lock_holder: str | None = None
-        self._watcher: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._analysis_process: Any = None  # a long song's analysis, running
 
     # -- background work ---------------------------------------------------------------
 
     def start(self) -> None:
         """Warm the peaks and the analysis, and start watching the file and the lock."""
-        threading.Thread(target=self._warm, name="gendisco-studio-warm", daemon=True).start()
-        self._watcher = threading.Thread(
-            target=self._watch, name="gendisco-studio-watch", daemon=True
-        )
-        self._watcher.start()
+        self._threads = [
+            threading.Thread(target=self._warm, name="gendisco-studio-warm", daemon=True),
+            threading.Thread(target=self._watch, name="gendisco-studio-watch", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _warm(self) -> None:
         with contextlib.suppress(Exception):  # errors show when the page asks
@@ -86,7 +88,14 @@ class Workspace:
         process = self._analysis_process
         if process is not None:
             process.terminate()
-        return self.jobs.close(timeout_s)
+        stopped = self.jobs.close(timeout_s)
+        # wait for the warm-up and the watcher: the process must not exit while a thread
+        # is inside native code (a short song's analysis runs here, and a thread pool torn
+        # down under it aborts the process instead of letting it exit with its code)
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return stopped and not any(thread.is_alive() for thread in self._threads)
 
     # -- the project -------------------------------------------------------------------
 
