@@ -438,17 +438,22 @@ def test_an_unexpected_failure_is_one_line_and_the_server_goes_on(workspace, mon
         assert client.get("/api/project").status_code == 200
 
 
+def one_hold_project(make_wav, tmp_path, name: str, seconds: float):
+    """NAME.yaml: one hold over the whole of NAME.wav, a song `seconds` long."""
+    make_wav(f"{name}.wav", seconds=seconds)
+    project = tmp_path / f"{name}.yaml"
+    project.write_text(
+        f"song: {name}.wav\nmodel: tiny\nintervals:\n"
+        f"  - {{start: 0, end: {seconds:g}, hold: {{prompt: a lighthouse}}}}\n"
+    )
+    return project
+
+
 def test_closing_waits_for_the_warm_up_still_analysing(make_wav, tmp_path, monkeypatch):
     """A studio stopped while it still analyses a short song (in a thread of its own) must
     not exit under that thread: the process would abort instead of exiting with its code."""
     monkeypatch.setenv("GENDISCO_CACHE_DIR", str(tmp_path / "cache"))
-    make_wav("short.wav", seconds=4.0)
-    project = tmp_path / "short.yaml"
-    project.write_text(
-        "song: short.wav\nmodel: tiny\nintervals:\n"
-        "  - {start: 0, end: 4, hold: {prompt: a lighthouse}}\n"
-    )
-    ws = Workspace(project)
+    ws = Workspace(one_hold_project(make_wav, tmp_path, "short", 4.0))
     analysing, release = threading.Event(), threading.Event()
     real_analyze = ws._analyze
 
@@ -471,12 +476,7 @@ def test_a_long_song_is_analysed_apart_and_closing_stops_it(make_wav, tmp_path, 
     from gendisco.studio import workspace as workspace_module
 
     monkeypatch.setenv("GENDISCO_CACHE_DIR", str(tmp_path / "cache"))
-    make_wav("long.wav", seconds=8.0)
-    project = tmp_path / "long.yaml"
-    project.write_text(
-        "song: long.wav\nmodel: tiny\nintervals:\n"
-        "  - {start: 0, end: 8, hold: {prompt: a lighthouse}}\n"
-    )
+    project = one_hold_project(make_wav, tmp_path, "long", 8.0)
     monkeypatch.setattr(workspace_module, "ANALYSE_APART_S", 5.0)  # 8 s counts as long here
     ws = Workspace(project)
     try:
