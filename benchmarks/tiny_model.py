@@ -32,10 +32,11 @@ import torch
 from report import describe, environment, write_results, write_section
 
 from gendisco import models
-from gendisco.models.generate import generate_frames, generate_images
+from gendisco.models.generate import _to_uint8, decode, generate_frames, generate_images
 from gendisco.tinymodel import WEIGHTS
 from gendisco.tinymodel.measure import SceneClassifier, accuracy
 from gendisco.tinymodel.scenes import Scene, held_out, render_scene
+from gendisco.tinymodel.train import pixels_to_tensor
 
 SIZE, BATCH, FRAMES = 256, 4, 48
 # (steps, guidance): what the untrained model was timed at, and the demo's setting
@@ -104,11 +105,12 @@ def following(
 
 
 @torch.no_grad()
-def autoencoder_round_trip(vae, images: list[np.ndarray]) -> list[np.ndarray]:
-    """The pictures encoded (posterior mean) and decoded again by `vae`, as uint8."""
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).to(vae.dtype) / 127.5 - 1.0
-    out = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1.0, 1.0)
-    return list(((out + 1.0) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
+def autoencoder_round_trip(pipe, images: list[np.ndarray]) -> list[np.ndarray]:
+    """The pictures encoded by the pipeline's autoencoder as in training (posterior mean,
+    scaled as the UNet sees latents) and decoded to uint8 the way generation decodes."""
+    vae = pipe.vae
+    posterior = vae.encode(pixels_to_tensor(np.stack(images)).to(vae.dtype)).latent_dist
+    return list(_to_uint8(decode(pipe, posterior.mean * vae.config.scaling_factor)))
 
 
 def _share(r: dict, key: str) -> str:
@@ -170,7 +172,8 @@ def section(rows: list[dict], env: dict, repeats: int) -> str:
         "",
         f"Weights: {info['size_mb']:.1f} MB on disk (float16 safetensors, "
         f"{info['parameters'] / 1e6:.2f} M parameters in the UNet, autoencoder and text "
-        f"encoder). Training: {seconds.get('total_s', 0) / 60:.1f} min on "
+        f"encoder). Training, as recorded in weights/training.json when the weights were "
+        f"made (not in this run): {seconds.get('total_s', 0) / 60:.1f} min on "
         f"{training.get('threads')} threads of a {training.get('cpu_count')}-core CPU "
         f"({training.get('date')}; `{training.get('command')}`): {stages}.",
     ]
@@ -209,12 +212,11 @@ def main() -> None:
 
     classifier = SceneClassifier.fit()
     scenes = [Scene(c, t, s) for c, t, s in sorted(held_out())]
-    trained_vae = pipes[("tiny", "default")].vae
     generator_rounds, round_trip_rounds = [], []
     for picture_seed in picture_seeds(len(scenes), args.seeds):
         generator = [render_scene(s, seed)[0] for s, seed in zip(scenes, picture_seed, strict=True)]
         generator_rounds.append(accuracy(classifier.classify(generator), scenes))
-        round_trip = autoencoder_round_trip(trained_vae, generator)
+        round_trip = autoencoder_round_trip(pipes[("tiny", "default")], generator)
         round_trip_rounds.append(accuracy(classifier.classify(round_trip), scenes))
     for source, rounds in (
         ("the scene generator itself", generator_rounds),

@@ -103,7 +103,8 @@ def draw_scenes(count: int, seed: int, workers: int) -> tuple[np.ndarray, list]:
     return np.concatenate([p[0] for p in parts]), [s for p in parts for s in p[1]]
 
 
-def _to_tensor(images: np.ndarray) -> torch.Tensor:
+def pixels_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, 3) pictures -> float (N, 3, H, W) in [-1, 1], as the autoencoder sees."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
@@ -124,7 +125,7 @@ def train_vae(images: np.ndarray, steps: int, seed: int, batch: int = 16, crop: 
     for step in range(steps):
         idx = rng.integers(len(images), size=batch)
         y0, x0 = rng.integers(0, SIZE - crop + 1, size=2) // 16 * 16
-        x = _to_tensor(images[idx, y0 : y0 + crop, x0 : x0 + crop])
+        x = pixels_to_tensor(images[idx, y0 : y0 + crop, x0 : x0 + crop])
         posterior = vae.encode(x).latent_dist
         out = vae.decode(posterior.sample()).sample
         kl = posterior.kl().mean() / x[0].numel()
@@ -147,7 +148,7 @@ def train_vae(images: np.ndarray, steps: int, seed: int, batch: int = 16, crop: 
 def encode_all(vae, images: np.ndarray, batch: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
     means, stds = [], []
     for i in range(0, len(images), batch):
-        dist = vae.encode(_to_tensor(images[i : i + batch])).latent_dist
+        dist = vae.encode(pixels_to_tensor(images[i : i + batch])).latent_dist
         means.append(dist.mean)
         stds.append(dist.std)
     return torch.cat(means), torch.cat(stds)
@@ -234,7 +235,7 @@ def train_taesd(
     started = time.perf_counter()
     for step in range(steps):
         idx = rng.integers(len(images), size=batch)
-        x = _to_tensor(images[idx])
+        x = pixels_to_tensor(images[idx])
         z = means[idx] * scaling
         out = taesd.decoder(z)
         z_hat = taesd.encoder(x)
