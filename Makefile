@@ -43,7 +43,7 @@ demo: install
 demo-strip: demo
 	$(PY) projects/demo/make_strip.py
 
-# Retrain the built-in `tiny` model from its seed (about 45 minutes on 2 CPU cores); writes
+# Retrain the built-in `tiny` model from its seed (40 to 80 minutes on 2 CPU cores, by CPU); writes
 # the diffusers folder that `model: tiny` loads.
 train-tiny: install
 	rm -rf src/gendisco/tinymodel/weights.new

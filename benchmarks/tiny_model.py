@@ -177,6 +177,14 @@ def section(rows: list[dict], env: dict, repeats: int) -> str:
         f"{training.get('threads')} threads of a {training.get('cpu_count')}-core CPU "
         f"({training.get('date')}; `{training.get('command')}`): {stages}.",
     ]
+    refinement = training.get("refinement")
+    if refinement:
+        lines[-1] += (
+            f" Then the decoder refinement, run on those weights: "
+            f"{refinement['seconds']['refine_s'] / 60:.1f} min on {refinement['threads']} "
+            f"threads of an {refinement.get('cpu', 'unknown CPU')} ({refinement['date']}; "
+            f"`{refinement['command']}`)."
+        )
     return "\n".join(lines)
 
 

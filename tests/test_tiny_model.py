@@ -8,6 +8,7 @@ a control that must fail: the same measurement on the untrained `random:tiny`.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -73,6 +74,49 @@ def test_the_weights_ship_in_the_package_and_are_small():
     assert (WEIGHTS / "model_index.json").is_file()
     size_mb = sum(p.stat().st_size for p in files) / 1e6
     assert 0.5 < size_mb < 10, f"{size_mb:.1f} MB"
+
+
+def _train(*arguments: str) -> None:
+    """`make train-tiny`'s script, in a subprocess, at a handful of steps per stage."""
+    command = [sys.executable, "-m", "gendisco.tinymodel.train", "--scenes", "32"]
+    command += ["--threads", "1", *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_training_script_makes_a_model_that_loads_and_draws(tmp_path):
+    out = tmp_path / "weights"
+    _train("--out", str(out), "--vae-steps", "2", "--unet-steps", "2", "--refine-steps", "2",
+           "--taesd-steps", "2")  # fmt: skip
+    record = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    assert {"vae_s", "unet_s", "refine_s", "taesd_s"} <= set(record["seconds"])
+    pipe = models.load_pipeline(str(out), device="cpu")
+    image = generate_images(pipe, prompts=["the sun at noon, red"], seeds=[1], width=64,
+                            height=64, steps=1, guidance=0.0)  # fmt: skip
+    assert image.shape == (1, 64, 64, 3)
+
+
+def test_refining_a_trained_model_changes_its_decoder_only(tmp_path):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "refined"
+    _train("--out", str(out), "--refine", str(WEIGHTS), "--refine-steps", "2")
+
+    def same(relative: str) -> bool:
+        return (out / relative).read_bytes() == (WEIGHTS / relative).read_bytes()
+
+    assert same("unet/diffusion_pytorch_model.safetensors")
+    assert same("text_encoder/model.safetensors")
+    before = load_file(WEIGHTS / "vae" / "diffusion_pytorch_model.safetensors")
+    after = load_file(out / "vae" / "diffusion_pytorch_model.safetensors")
+    encoder = [k for k in before if k.startswith(("encoder.", "quant_conv."))]
+    decoder = [k for k in before if k.startswith(("decoder.", "post_quant_conv."))]
+    assert encoder and all(before[k].equal(after[k]) for k in encoder)  # the latents hold
+    assert any(not before[k].equal(after[k]) for k in decoder)
+    record = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    shipped = json.loads((WEIGHTS / "training.json").read_text(encoding="utf-8"))
+    assert record["seconds"] == shipped["seconds"]  # the original training's record is kept
+    assert record["refinement"]["seconds"]["refine_s"] > 0
 
 
 def test_every_known_word_is_one_token(tiny):
