@@ -138,9 +138,9 @@ def test_the_measuring_stick_reads_the_generators_own_pictures(classifier):
     assert min(scores.values()) >= 0.97, scores
 
 
-# Measured with the shipped weights: colour 91 %, time of day 81 %, subject 95 % (43 prompts);
-# the floors leave room for one or two pictures more or less.
-FOLLOWING_FLOORS = {"color": 0.85, "time": 0.75, "subject": 0.9}
+# Measured with the shipped weights: colour 93 %, time of day 84 %, subject 91 % (43 prompts);
+# the floors leave room for two pictures more or less (CPU kernels differ between machines).
+FOLLOWING_FLOORS = {"color": 0.88, "time": 0.78, "subject": 0.85}
 
 
 def test_prompts_held_out_of_training_are_followed(tiny, classifier):
