@@ -131,6 +131,17 @@ def pixels_to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+def _step(opt, loss: torch.Tensor, lr: float, clip: list | None = None) -> None:
+    """One optimiser step at learning rate `lr`, the gradient norm clipped to 1 over `clip`."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip is not None:
+        torch.nn.utils.clip_grad_norm_(clip, 1.0)
+    opt.step()
+
+
 def _lr(step: int, steps: int, peak: float, warmup: int = 100) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -153,11 +164,7 @@ def train_vae(images: np.ndarray, steps: int, seed: int, batch: int = 16, crop: 
         out = vae.decode(posterior.sample()).sample
         kl = posterior.kl().mean() / x[0].numel()
         loss = F.l1_loss(out, x) + F.mse_loss(out, x) + 1e-4 * kl
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, steps, VAE_LR)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _step(opt, loss, _lr(step, steps, VAE_LR))
         if step % 200 == 0 or step == steps - 1:
             psnr = -10 * math.log10(F.mse_loss(out, x).item() / 4)
             _log(
@@ -190,11 +197,7 @@ def refine_decoder(
         pool = LOW_FREQUENCY_POOL
         low = F.mse_loss(F.avg_pool2d(out, pool), F.avg_pool2d(x, pool))
         loss = F.l1_loss(out, x) + F.mse_loss(out, x) + LOW_FREQUENCY_WEIGHT * low
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, steps, REFINE_LR, warmup=50)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _step(opt, loss, _lr(step, steps, REFINE_LR, warmup=50))
         if step % 200 == 0 or step == steps - 1:
             _log(
                 f"refine {step}/{steps} loss {loss.item():.4f} low {low.item():.5f} "
@@ -254,12 +257,7 @@ def train_unet(
         hidden = text_encoder(ids)[0]
         pred = unet(noisy, t, encoder_hidden_states=hidden).sample
         loss = F.mse_loss(pred, target)
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, steps, 1e-3, warmup=200)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        _step(opt, loss, _lr(step, steps, 1e-3, warmup=200), clip=params)
         decay = min(0.999, (1 + step) / (10 + step))
         with torch.no_grad():
             for shadow, p in zip(ema, params, strict=True):
@@ -299,11 +297,7 @@ def train_taesd(
         out = taesd.decoder(z)
         z_hat = taesd.encoder(x)
         loss = F.l1_loss(out, x) + F.mse_loss(out, x) + F.mse_loss(z_hat, z)
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, steps, 1e-3)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _step(opt, loss, _lr(step, steps, 1e-3))
         if step % 200 == 0 or step == steps - 1:
             _log(
                 f"taesd {step}/{steps} loss {loss.item():.4f} "
