@@ -199,15 +199,26 @@ async function startJob(path, body) {
   }
 }
 
+// One request at a time. A refresh asked for while one is in flight runs again after it:
+// the answer in flight may predate what prompted the new ask (a render's last clip or
+// final.mp4 written meanwhile), and dropping the ask would leave the tracks behind.
 let tracksPending = null;
+let tracksAgain = false;
 function refreshTracks() {
-  if (tracksPending) return tracksPending;
+  if (tracksPending) {
+    tracksAgain = true;
+    return tracksPending;
+  }
   tracksPending = api.get("/api/tracks").then((data) => {
     state.tracks = data;
     tracks.show(data, state.duration);
     showVideo();
   }).catch((error) => report(`tracks: ${error.message}`, true)).finally(() => {
     tracksPending = null;
+    if (tracksAgain) {
+      tracksAgain = false;
+      refreshTracks();
+    }
   });
   return tracksPending;
 }
