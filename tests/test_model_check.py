@@ -5,6 +5,7 @@ analysed or a model loaded. `validate` only warns, and stays torch-free."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -89,6 +90,36 @@ def test_a_missing_model_path_or_a_ckpt_is_the_users_mistake_before_any_work(
         assert result.stderr.splitlines() == error_lines(result.stderr), result.stderr
         assert len(error_lines(result.stderr)) == 1 and words in result.stderr
         assert not (tmp_path / "out").exists(), "nothing may be started for a bad model"
+
+
+def test_a_model_folder_beside_the_project_renders_from_any_folder(tmp_path, make_wav, empty_hub):
+    """`model: ./models/mine` means the folder next to the project file, as `song:` does,
+    wherever `gendisco` runs from; `--model` stays relative to where the command runs."""
+    import av
+
+    from gendisco.tinymodel import WEIGHTS
+
+    project_dir = tmp_path / "video"
+    project_dir.mkdir()
+    shutil.copytree(WEIGHTS, project_dir / "models" / "mine")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    make_wav("song.wav", seconds=3)
+    shutil.move(tmp_path / "song.wav", project_dir / "song.wav")
+    project = project_dir / "project.yaml"
+    project.write_text(PROJECT.format(model="./models/mine"))
+
+    result = run_cli("render", str(project), "--quiet", env=empty_hub, cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    with av.open(str(project_dir / "out" / "final.mp4")) as video:
+        assert video.streams.video[0].frames == 8  # 2 s at 4 fps
+    missing = run_cli(
+        "render", str(project), "--model", "./models/mine", env=empty_hub, cwd=elsewhere
+    )
+    assert missing.returncode == 2
+    assert error_lines(missing.stderr) == [
+        f"error: model path {elsewhere.resolve() / 'models' / 'mine'} does not exist"
+    ], missing.stderr
 
 
 def test_a_model_folder_with_a_broken_model_index_is_one_line_exit_2(tmp_path, make_wav, empty_hub):

@@ -112,6 +112,18 @@ def test_paths_resolve_relative_to_the_project_file(tmp_path, make_wav, monkeypa
     assert project.song == tmp_path.resolve() / "song.wav"
     assert project.output == tmp_path.resolve() / "renders" / "my-video"
     assert project.path == path.resolve()
+    (tmp_path / "models" / "mine").mkdir(parents=True)
+    text = path.read_text()
+    for model, loaded in (
+        ("./models/mine", str(tmp_path.resolve() / "models" / "mine")),
+        ("models/mine", str(tmp_path.resolve() / "models" / "mine")),  # it is there
+        ("../missing", str(tmp_path.parent.resolve() / "missing")),  # the error names it
+        ("owner/name", "owner/name"),  # a hub id: no such folder beside the project
+        ("tiny", "tiny"),
+        ("~/models/x.safetensors", "~/models/x.safetensors"),  # the loader expands it
+    ):
+        path.write_text(f"model: {model}\n{text}")
+        assert load_project(path).model == loaded, model
 
 
 def test_defaults_come_from_the_schema(tmp_path, make_wav):

@@ -33,6 +33,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from gendisco.errors import AudioError, ProjectError, UserError
+from gendisco.model_check import BUILTIN_PREFIXES
 from gendisco.speed import SpeedSettings
 from gendisco.yamlfile import one_line, read_yaml_file
 
@@ -360,7 +361,8 @@ class Project(_Model):
     model: str = Field(
         "stabilityai/sd-turbo",
         min_length=1,
-        description="Hugging Face hub id, local folder or single-file .safetensors checkpoint; "
+        description="Hugging Face hub id, local folder or single-file .safetensors checkpoint "
+        "(a path is relative to the project file); "
         "`tiny` = built-in offline model of simple scenes (suns, skylines, grids; very fast).",
     )
     vae: Literal["default", "tiny"] = Field(
@@ -473,6 +475,24 @@ class Project(_Model):
     @classmethod
     def _relative_to_project(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve_path(value, info)
+
+    @field_validator("model", mode="after")
+    @classmethod
+    def _model_folder_relative_to_project(cls, value: str, info: ValidationInfo) -> str:
+        """A local model path is relative to the project file, as the song is, so a project
+        renders the same from any folder; built-in names and hub ids stay as written."""
+        base = (info.context or {}).get("base_dir")
+        if base is None or value.startswith(BUILTIN_PREFIXES) or value.startswith("~"):
+            return value
+        try:
+            if Path(value).is_absolute():
+                return value
+            candidate = Path(base) / value
+            if value.startswith(".") or candidate.exists():
+                return str(candidate.resolve())
+        except (OSError, ValueError, RuntimeError):  # a NUL, too long: the loader words it
+            pass
+        return value
 
     @model_validator(mode="after")
     def _check_timeline(self, info: ValidationInfo) -> Project:
