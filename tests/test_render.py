@@ -162,6 +162,37 @@ def test_lossless_frames_cover_every_frame_of_the_video_gaps_included(rendered):
     assert not np.array_equal(png(out / "frames", 66), held)
 
 
+def test_frames_follow_the_clips_after_edits_made_without_frames(tmp_path, song):
+    """PNGs are the video's frames, not whatever an older render left: an interval edited and
+    rendered without --frames gets its PNGs made again by the next --frames render, and a
+    video that got shorter loses the PNGs past its end."""
+    intervals = [
+        {"start": 0.0, "end": 2.0, "hold": {"prompt": "a red sun over the sea", "seed": 2}},
+        {"start": 2.0, "end": 4.0, "hold": {"prompt": "a city skyline at night", "seed": 4}},
+    ]
+    project = write_project(tmp_path, song, intervals)
+    frames = tmp_path / "out" / "frames"
+    render(project, write_frames=True)
+    before = {index: png(frames, index) for index in (FPS, 3 * FPS)}
+
+    intervals[1]["hold"]["prompt"] = "a forest at dawn, teal"
+    project = write_project(tmp_path, song, intervals)
+    assert render(project).frames_rendered == 2 * FPS  # no --frames: the PNGs stay behind
+    again = render(project, write_frames=True)
+    assert again.frames_rendered == 2 * FPS  # only the edited interval, for its PNGs
+    assert np.array_equal(png(frames, FPS), before[FPS])
+    assert not np.array_equal(png(frames, 3 * FPS), before[3 * FPS])
+    assert render(project, write_frames=True).frames_rendered == 0  # now they are current
+
+    intervals[1]["end"] = 3.0
+    project = write_project(tmp_path, song, intervals)
+    shorter = render(project, write_frames=True)
+    count = len(read_video(shorter.final_path)["frames"])
+    assert count == 3 * FPS
+    names = sorted(path.name for path in frames.iterdir())
+    assert names == [f"{index:06d}.png" for index in range(count)]
+
+
 def test_continued_interval_starts_on_the_previous_end_frame(tmp_path, song):
     intervals = [
         {

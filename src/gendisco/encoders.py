@@ -84,7 +84,9 @@ class ClipEncoder:
 
     PyAV releases the GIL while converting and encoding, as torch does while computing, so
     encoders and the model run at the same time. With `frames_dir`, every frame is also
-    written as a lossless PNG named by its global frame index, atomically.
+    written as a lossless PNG named by its global frame index, atomically, and
+    `on_pngs_written` is called (in the encoder's thread) once the last one is, before the
+    clip itself is on disk: a render killed in between finds the clip missing, not its PNGs.
     """
 
     def __init__(
@@ -94,9 +96,11 @@ class ClipEncoder:
         frames_dir: Path | None,
         first_frame: int,
         on_change: Callable[[], None] | None = None,
+        on_pngs_written: Callable[[], None] | None = None,
     ):
         self._writer = writer
         self._frames_dir = frames_dir
+        self._on_pngs_written = on_pngs_written
         self._next_frame = first_frame
         self._on_change = on_change or (lambda: None)
         self._queue: queue.Queue = queue.Queue(maxsize=ENCODER_QUEUE_BATCHES)
@@ -113,6 +117,8 @@ class ClipEncoder:
                     batch = self._queue.get()
                     self._on_change()  # room in the queue
                     if batch is _DONE:
+                        if self._frames_dir is not None and self._on_pngs_written is not None:
+                            self._on_pngs_written()
                         break
                     if batch is _ABORT:
                         raise _Aborted
@@ -202,7 +208,8 @@ class EncoderPool:
 
     `encoders` None chooses from the cores (`max_encoders`) and the measured rates.
     Callbacks run in the calling thread: `on_frames(job, count, seconds)` after each batch
-    (`seconds` spent making it), `on_clip_done(job)` once a clip is on disk.
+    (`seconds` spent making it), `on_clip_done(job)` once a clip is on disk; with
+    `frames_dir`, `on_pngs_written(job)` runs in the job's encoder thread (`ClipEncoder`).
     """
 
     def __init__(
@@ -212,6 +219,7 @@ class EncoderPool:
         frames_dir: Path | None = None,
         on_frames: Callable[[ClipJob, int, float], None] | None = None,
         on_clip_done: Callable[[ClipJob], None] | None = None,
+        on_pngs_written: Callable[[ClipJob], None] | None = None,
         cores: int | None = None,
     ):
         check_encoders(encoders)
@@ -220,6 +228,7 @@ class EncoderPool:
         self.frames_dir = frames_dir
         self.on_frames = on_frames or (lambda job, count, seconds: None)
         self.on_clip_done = on_clip_done or (lambda job: None)
+        self.on_pngs_written = on_pngs_written or (lambda job: None)
         self._changed = threading.Condition()
         self._changes = 0  # counts encoder events, so none is missed between look and wait
         self._generating: list[_Open] = []  # oldest first
@@ -271,6 +280,7 @@ class EncoderPool:
             frames_dir=self.frames_dir,
             first_frame=job.first_frame,
             on_change=self._signal,
+            on_pngs_written=lambda: self.on_pngs_written(job),
         )
         opened = _Open(job, encoder, None)
         self._generating.append(opened)  # before making frames: an error aborts it

@@ -29,6 +29,7 @@ import numpy as np
 from gendisco import schedule, wording
 from gendisco.encoders import ClipJob, EncoderPool, check_encoders, cpu_cores, encoder_threads
 from gendisco.errors import GendiscoError, UserError
+from gendisco.frames import FramesRecord, write_gap_pngs
 from gendisco.lock import OutputLock
 from gendisco.project import Project, ResolvedInterval, load_project, resolve_intervals
 from gendisco.speed import SpeedSettings, compile_settings
@@ -39,9 +40,7 @@ from gendisco.video import (
     frame_rate,
     join_clips,
     last_frame,
-    png_path,
     remove_partial_files,
-    write_file_atomically,
 )
 
 # A long interval is split into clips of at most this many frames, so a crash loses at most
@@ -429,27 +428,6 @@ def _with_partner_seed(interval: ResolvedInterval, seed_b: int) -> ResolvedInter
 # ---------------------------------------------------------------------------- rendering
 
 
-def _frames_missing(clip: ClipPlan, frames_dir: Path) -> bool:
-    return any(
-        not png_path(frames_dir, index).exists()
-        for index in range(clip.first_frame, clip.first_frame + clip.frame_count)
-    )
-
-
-def _write_gap_pngs(clip: ClipPlan, frames_dir: Path) -> None:
-    """A gap's PNG frames: the held frame's PNG again at each of the gap's indices, so the
-    sequence has no hole. Rewritten when the held frame changed (its interval was edited);
-    left for later when the held frame was not written yet (its interval left out)."""
-    held = png_path(frames_dir, clip.first_frame - 1)
-    if not held.exists():
-        return
-    data = held.read_bytes()
-    for index in range(clip.first_frame, clip.first_frame + clip.frame_count):
-        path = png_path(frames_dir, index)
-        if not path.exists() or path.read_bytes() != data:
-            write_file_atomically(path, data)
-
-
 def _clip_writer(clip: ClipPlan, project: Project, *, threads: int | None = None) -> ClipWriter:
     """Every clip uses the same encoder settings, so they can be joined by packet copy."""
     return ClipWriter(
@@ -506,11 +484,14 @@ def render_clips(
     encoders: int | None = None,
     on_frames: Callable[[ClipPlan, int, float], None] | None = None,
     on_clip_done: Callable[[ClipPlan], None] | None = None,
+    on_pngs_written: Callable[[ClipPlan], None] | None = None,
 ) -> EncoderPool:
     """Generate and encode `clips`, several encoders at once (see gendisco.encoders).
 
     `on_frames(clip, count, seconds)` follows every batch; `on_clip_done(clip)` every clip
-    on disk. Returns the pool (how many encoders ran at once).
+    on disk; `on_pngs_written(clip)` (from an encoder's thread) every clip whose PNGs are
+    all in `frames_dir`, just before the clip is on disk. Returns the pool (how many
+    encoders ran at once).
     """
     threads = encoder_threads(cpu_cores())
     pool = EncoderPool(
@@ -518,6 +499,7 @@ def render_clips(
         frames_dir=frames_dir,
         on_frames=(lambda job, count, s: on_frames(job.name, count, s)) if on_frames else None,
         on_clip_done=(lambda job: on_clip_done(job.name)) if on_clip_done else None,
+        on_pngs_written=(lambda job: on_pngs_written(job.name)) if on_pngs_written else None,
     )
     pool.run(
         _clip_job(pipe, clip, project, batch_size=batch_size, threads=threads) for clip in clips
@@ -747,8 +729,10 @@ def _render_locked(
             duration_s=plan.frame_count / frame_rate(project.fps),
         )
     frames_dir = project.output / "frames" if write_frames else None
+    frames_record = None
     if frames_dir is not None:
         frames_dir.mkdir(parents=True, exist_ok=True)
+        frames_record = FramesRecord(frames_dir)
     wanted = set(intervals) if intervals is not None else None
 
     def needs_render(clip: ClipPlan) -> bool:
@@ -756,9 +740,16 @@ def _render_locked(
             return False
         if not clip.path.exists():
             return True
-        return frames_dir is not None and _frames_missing(clip, frames_dir)
+        return frames_record is not None and not frames_record.current(clip)
 
     todo = [clip for clip in plan.clips if needs_render(clip)]
+    if frames_record is not None:
+        making = {clip.path for clip in todo}
+        frames_record.adopt(
+            c
+            for c in plan.clips
+            if c.kind == "interval" and c.path.exists() and c.path not in making
+        )
     frames_total = sum(clip.frame_count for clip in todo)
     report(_plan_progress(plan, todo, frames_total))
 
@@ -826,6 +817,8 @@ def _render_locked(
             reports[clip.interval].seconds += seconds
             progressed(frames_done + count, clip.interval)
 
+        if frames_record is not None:
+            frames_record.release(todo)  # their PNGs are about to be overwritten
         generation_started = time.perf_counter()
         render_clips(
             pipeline,
@@ -835,6 +828,7 @@ def _render_locked(
             frames_dir=frames_dir,
             encoders=encoders,
             on_frames=made,
+            on_pngs_written=frames_record.made if frames_record is not None else None,
         )
         generation_seconds = time.perf_counter() - generation_started
 
@@ -845,7 +839,7 @@ def _render_locked(
         if not clip.path.exists():
             _render_gap(clip, project)
         if frames_dir is not None:
-            _write_gap_pngs(clip, frames_dir)
+            write_gap_pngs(frames_dir, clip.first_frame, clip.frame_count)
 
     # What is on disk now: a clip left for later (--interval) is neither cached nor listed.
     for clip in plan.clips:
@@ -870,6 +864,9 @@ def _render_locked(
             start_s=plan.first_frame / project.fps,
             audio=_encoded_audio(audio),
         )
+        if frames_record is not None and intervals is None:  # the sequence is whole
+            interval_clips = [clip for clip in plan.clips if clip.kind == "interval"]
+            frames_record.keep_only(interval_clips, plan.first_frame, plan.frame_count)
     else:
         left = len({c.interval for c in missing})
         plan.warnings.append(
