@@ -191,6 +191,12 @@ def test_frames_follow_the_clips_after_edits_made_without_frames(tmp_path, song)
     assert count == 3 * FPS
     names = sorted(path.name for path in frames.iterdir())
     assert names == [f"{index:06d}.png" for index in range(count)]
+    # frames written before the record existed (or an unreadable record) are taken as they are
+    for record in (None, "[1, 2]"):
+        (tmp_path / "out" / "frames.json").unlink(missing_ok=True)
+        if record:
+            (tmp_path / "out" / "frames.json").write_text(record)
+        assert render(project, write_frames=True).frames_rendered == 0
 
 
 def test_continued_interval_starts_on_the_previous_end_frame(tmp_path, song):

@@ -63,13 +63,10 @@ class FramesRecord:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(data, dict):
+        try:
+            return {str(name): [int(first), int(count)] for name, (first, count) in data.items()}
+        except (AttributeError, TypeError, ValueError):  # not the shape it is written in
             return None
-        return {
-            str(name): [int(v) for v in span]
-            for name, span in data.items()
-            if isinstance(span, list) and len(span) == 2
-        }
 
     def current(self, clip: FrameRange) -> bool:
         """Whether every PNG of `clip` is there and holds this clip's frames."""
@@ -95,23 +92,17 @@ class FramesRecord:
         """Without a record, take the clips whose PNGs are all there as their makers."""
         if self.clips is None:
             current = [clip for clip in clips if self.current(clip)]
-            self._write({})
-            for clip in current:
-                self.made(clip)
+            self._write({clip.path.name: [clip.first_frame, clip.frame_count] for clip in current})
 
-    def keep_only(self, clips: Iterable[FrameRange], first_frame: int, frame_count: int) -> int:
+    def keep_only(self, clips: Iterable[FrameRange], first_frame: int, frame_count: int) -> None:
         """After a complete render: forget clips that are not in the video and remove PNGs
-        outside its frames (first_frame .. first_frame + frame_count - 1). Returns how many
-        PNGs were removed."""
+        outside its frames (first_frame .. first_frame + frame_count - 1)."""
         names = {clip.path.name for clip in clips}
         self._write({k: v for k, v in (self.clips or {}).items() if k in names})
-        removed = 0
         for path in self.folder.iterdir():
             match = _PNG_NAME.match(path.name)
             if match and not first_frame <= int(match.group(1)) < first_frame + frame_count:
                 path.unlink(missing_ok=True)
-                removed += 1
-        return removed
 
     def _write(self, record: dict[str, list[int]]) -> None:
         self.clips = record
