@@ -89,8 +89,9 @@ def download_hint(repo: str) -> str:
     )
 
 
-def looks_like_path(model: str) -> bool:
-    """A local file or folder rather than a hub id (`owner/name`)."""
+def looks_like_path(model: str, base: Path | None = None) -> bool:
+    """A local file or folder rather than a hub id (`owner/name`); a relative path is read
+    from `base` (default: the current folder)."""
     if (
         model.startswith((".", "/", "~"))
         or model.endswith(CHECKPOINT_SUFFIXES)
@@ -98,7 +99,7 @@ def looks_like_path(model: str) -> bool:
     ):
         return True
     try:
-        return Path(model).exists()
+        return (Path(base) / model if base is not None else Path(model)).exists()
     except (OSError, ValueError):  # too long for a file name, a NUL: not a local path
         return False
 

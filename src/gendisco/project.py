@@ -33,7 +33,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from gendisco.errors import AudioError, ProjectError, UserError
-from gendisco.model_check import BUILTIN_PREFIXES
+from gendisco.model_check import BUILTIN_PREFIXES, looks_like_path
 from gendisco.speed import SpeedSettings
 from gendisco.yamlfile import one_line, read_yaml_file
 
@@ -482,17 +482,14 @@ class Project(_Model):
         """A local model path is relative to the project file, as the song is, so a project
         renders the same from any folder; built-in names and hub ids stay as written."""
         base = (info.context or {}).get("base_dir")
-        if base is None or value.startswith(BUILTIN_PREFIXES) or value.startswith("~"):
+        if base is None or value.startswith((*BUILTIN_PREFIXES, "~", "/")):
+            return value
+        if not looks_like_path(value, Path(base)):
             return value
         try:
-            if Path(value).is_absolute():
-                return value
-            candidate = Path(base) / value
-            if value.startswith(".") or candidate.exists():
-                return str(candidate.resolve())
+            return str((Path(base) / value).resolve())
         except (OSError, ValueError, RuntimeError):  # a NUL, too long: the loader words it
-            pass
-        return value
+            return value
 
     @model_validator(mode="after")
     def _check_timeline(self, info: ValidationInfo) -> Project:
