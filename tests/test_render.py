@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +113,13 @@ def rendered(tmp_path_factory, song):
     env = {**os.environ, "GENDISCO_CACHE_DIR": str(folder / "cache")}
     result = run_cli("render", str(project), "--json", "--frames", env=env)
     return project, result
+
+
+def test_a_render_shows_no_python_warnings_from_the_libraries(rendered):
+    # a FutureWarning from diffusers or transformers on every load reads as a fault to a user
+    _, result = rendered
+    assert result.returncode == 0, result.stderr
+    assert not re.findall(r"\b\w+Warning\b", result.stderr), result.stderr
 
 
 def test_render_writes_final_video_with_exact_frames_and_audio(rendered):

@@ -31,7 +31,7 @@ from transformers import (
 )
 
 from gendisco.errors import UserError
-from gendisco.models.devices import build_on, numpy2_quiet
+from gendisco.models.devices import build_on, dtype_argument, numpy2_quiet
 
 TRAINED_TINY = "tiny"
 BUILTIN_MODELS = (
@@ -316,14 +316,16 @@ def load_trained_tiny(
     with numpy2_quiet():
         pipe = StableDiffusionPipeline.from_pretrained(
             str(WEIGHTS),
-            torch_dtype=dtype,
+            **dtype_argument(dtype),
             local_files_only=True,
             safety_checker=None,
             feature_extractor=None,
             requires_safety_checker=False,
         )
         if vae == "tiny":
-            pipe.vae = AutoencoderTiny.from_pretrained(str(WEIGHTS / "vae_tiny"), torch_dtype=dtype)
+            pipe.vae = AutoencoderTiny.from_pretrained(
+                str(WEIGHTS / "vae_tiny"), **dtype_argument(dtype)
+            )
     for module in (pipe.unet, pipe.vae, pipe.text_encoder):
         module.eval().requires_grad_(False)
     return pipe.to(device)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -59,6 +61,23 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     if key not in DTYPES:
         raise UserError(f"unknown dtype {dtype!r}: use fp16, bf16 or fp32")
     return DTYPES[key]
+
+
+@functools.cache
+def _dtype_keyword() -> str:
+    import diffusers
+    from diffusers.utils import deprecation_utils
+    from packaging.version import Version
+
+    renamed = hasattr(deprecation_utils, "_resolve_dtype")  # the release that renamed it
+    return "dtype" if renamed or Version(diffusers.__version__).major >= 1 else "torch_dtype"
+
+
+def dtype_argument(dtype: torch.dtype) -> dict[str, Any]:
+    """The precision as diffusers' `from_pretrained` takes it: `dtype` in the releases that
+    deprecate `torch_dtype` (which print a FutureWarning for it on every load), `torch_dtype`
+    before them (which would ignore an unknown `dtype` and load float32)."""
+    return {_dtype_keyword(): dtype}
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from gendisco.errors import ModelError, ModelPathError
 
 # re-exported: the loaders ask these, the torch-free checks own them
 from gendisco.model_check import TAESD, download_hint, looks_like_path, offline_mode, offline_reason  # noqa: F401
+from gendisco.models.devices import dtype_argument
 
 
 def fetch_error(what: str, model: str, error: BaseException, offline: bool) -> ModelError:
@@ -100,7 +101,11 @@ def from_pretrained(
     model: str, source: str, index: dict[str, Any], dtype: torch.dtype, offline: bool
 ) -> Any:
     cls = pipeline_class(model, index)
-    kwargs: dict[str, Any] = dict(torch_dtype=dtype, use_safetensors=True, local_files_only=offline)
+    kwargs: dict[str, Any] = {
+        **dtype_argument(dtype),
+        "use_safetensors": True,
+        "local_files_only": offline,
+    }
     if cls is StableDiffusionPipeline:
         # frames stay latents until gendisco decodes them; a safety checker would never run
         kwargs.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
@@ -137,7 +142,7 @@ def checkpoint_is_sdxl(path: Path) -> bool:
 
 def from_single_file(path: Path, dtype: torch.dtype, offline: bool) -> Any:
     cls = StableDiffusionXLPipeline if checkpoint_is_sdxl(path) else StableDiffusionPipeline
-    kwargs: dict[str, Any] = dict(torch_dtype=dtype, local_files_only=offline)
+    kwargs: dict[str, Any] = {**dtype_argument(dtype), "local_files_only": offline}
     if cls is StableDiffusionPipeline:
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     try:
@@ -158,7 +163,7 @@ def load_taesd(architecture: str, dtype: torch.dtype, offline: bool) -> Autoenco
     repo = TAESD[architecture]
     try:
         return AutoencoderTiny.from_pretrained(
-            repo, torch_dtype=dtype, use_safetensors=True, local_files_only=offline
+            repo, **dtype_argument(dtype), use_safetensors=True, local_files_only=offline
         )
     except Exception as error:
         raise fetch_error("tiny VAE", repo, error, offline) from error
