@@ -4,16 +4,19 @@ Run: .venv/bin/python benchmarks/render_speed.py [--seconds 10] [--size 256] [--
      python benchmarks/render_speed.py --device cuda --model random:sd-turbo --vae tiny \
          --size 512 --steps 1 --fps 24 --seconds 20 --batch 16
 
-All three sides use the same pipeline object, the same frames (one transition over the
-demo song), steps, size, guidance and batch size. The bare side is the fastest bare loop we
+All sides use the same pipeline object, the same frames (one transition over the demo
+song), steps, size, guidance and batch size. The bare side is the fastest bare loop we
 could write: `StableDiffusionPipeline.__call__` to latents with precomputed prompt
 embeddings and noise, the VAE called directly, uint8 conversion on the device and one copy
 to the host per batch: the model's own cost. gendisco's generation alone is
 `generate_frames`; the render is `gendisco.render` with everything it does: analysis
 (cached), planning, generation, H.264 encoding in a thread, joining and muxing the audio, so
-render minus generation is the cost of encoding, joining and muxing. Runs alternate; the
-medians and their ratios are written between the `render-speed` (CPU) or `render-speed-cuda`
-markers of BENCHMARKS.md, the raw times to benchmarks/results/render_speed[_cuda].json.
+render minus generation is the cost of encoding, joining and muxing. The render runs once
+per libx264 preset of `--presets` (medium, the project default, and veryfast): on a CPU the
+encoder shares the cores with torch, so its preset is what the overhead depends on. Runs
+alternate; the medians and their ratios are written between the `render-speed` (CPU) or
+`render-speed-cuda` markers of BENCHMARKS.md, the raw times to
+benchmarks/results/render_speed[_cuda].json.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ SONG = ROOT / "projects" / "demo" / "song.ogg"
 PROMPTS = ("a city skyline at dusk", "a flock of flamingos over the sea")
 
 
-def write_project(folder: Path, args: argparse.Namespace) -> Path:
+def write_project(folder: Path, args: argparse.Namespace, preset: str) -> Path:
     document = {
         "song": str(SONG),
         "output": "out",
@@ -54,6 +57,7 @@ def write_project(folder: Path, args: argparse.Namespace) -> Path:
         "steps": args.steps,
         "guidance": 0.0,
         "scheduler": "ddim",
+        "preset": preset,
         "intervals": [
             {
                 "start": 0.0,
@@ -143,10 +147,10 @@ def gendisco_generation(pipe, frames: int, args: argparse.Namespace) -> float:
     return time.perf_counter() - started
 
 
-def gendisco_render(pipe, args: argparse.Namespace) -> float:
+def gendisco_render(pipe, args: argparse.Namespace, preset: str) -> float:
     folder = Path(tempfile.mkdtemp(prefix="gendisco-bench-"))
     try:
-        project = write_project(folder, args)
+        project = write_project(folder, args, preset)
         started = time.perf_counter()
         render(project, pipeline=pipe, batch_size=args.batch)
         return time.perf_counter() - started
@@ -165,28 +169,53 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--fps", type=float, default=12)
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument(
+        "--presets",
+        default="medium,veryfast",
+        help="libx264 presets of the render rows, comma-separated; the first is the one the "
+        "ratio is quoted for (medium is the project default)",
+    )
     args = parser.parse_args()
+    presets = args.presets.split(",")
     torch.manual_seed(0)
     pipe = load_pipeline(args.model, device=args.device, vae=args.vae, scheduler="ddim")
     device = pipe.unet.device
     frames = round(args.seconds * args.fps)
     analyze(SONG)  # both sides start with the analysis cached
     warm_up = argparse.Namespace(**{**vars(args), "seconds": 2 * args.batch / args.fps})
-    gendisco_render(pipe, warm_up)  # warm up both paths once
+    gendisco_render(pipe, warm_up, presets[0])  # warm up both paths once
     bare_diffusers(pipe, args.batch, args)
     gendisco_generation(pipe, args.batch, args)
-    ours, bare, generation = [], [], []
+    bare, generation = [], []
+    renders: dict[str, list[float]] = {preset: [] for preset in presets}
     for _ in range(args.repeats):
         bare.append(bare_diffusers(pipe, frames, args))
         generation.append(gendisco_generation(pipe, frames, args))
-        ours.append(gendisco_render(pipe, args))
-    bare_s, ours_s = statistics.median(bare), statistics.median(ours)
-    generation_s = statistics.median(generation)
+        for preset in presets:
+            renders[preset].append(gendisco_render(pipe, args, preset))
+    bare_s, generation_s = statistics.median(bare), statistics.median(generation)
+    render_s = {preset: statistics.median(times) for preset, times in renders.items()}
+    ours_s = render_s[presets[0]]
     rows = [
         {"what": "bare loop", "seconds": bare, "median_s": bare_s},
         {"what": "gendisco generation", "seconds": generation, "median_s": generation_s},
-        {"what": "gendisco render", "seconds": ours, "median_s": ours_s},
+        *(
+            {
+                "what": f"gendisco render, preset {preset}",
+                "seconds": renders[preset],
+                "median_s": render_s[preset],
+            }  # fmt: skip
+            for preset in presets
+        ),
     ]
+    render_lines = [
+        f"| gendisco render (generation, encode, join, mux audio), preset {preset} | "
+        f"{render_s[preset]:.2f} | {frames / render_s[preset]:.2f} |"
+        for preset in presets
+    ]
+    other_ratios = "; ".join(
+        f"with preset {preset}: {render_s[preset] / bare_s:.3f}" for preset in presets[1:]
+    )
     command = " ".join(["python benchmarks/render_speed.py", *sys.argv[1:]])
     vae = ", vae tiny" if args.vae == "tiny" else ""
     text = "\n".join(
@@ -209,12 +238,13 @@ def main() -> None:
             f"{bare_s:.2f} | {frames / bare_s:.2f} |",
             f"| gendisco generation alone (`generate_frames`) | {generation_s:.2f} | "
             f"{frames / generation_s:.2f} |",
-            f"| gendisco render (generation, encode, join, mux audio) | {ours_s:.2f} | "
-            f"{frames / ours_s:.2f} |",
+            *render_lines,
             "",
-            f"Ratio gendisco render / bare loop: **{ours_s / bare_s:.3f}**; gendisco "
+            f"Ratio gendisco render / bare loop, preset {presets[0]}: **{ours_s / bare_s:.3f}**"
+            f"{' (' + other_ratios + ')' if other_ratios else ''}; gendisco "
             f"generation / bare loop: {generation_s / bare_s:.3f}. Encoding, joining and "
-            f"muxing add {1000 * (ours_s - generation_s) / frames:.2f} ms per frame "
+            f"muxing at preset {presets[0]} add {1000 * (ours_s - generation_s) / frames:.2f} "
+            "ms per frame "
             f"({100 * (ours_s - generation_s) / ours_s:.0f} % of the render) over generation "
             "alone.",
         ]
