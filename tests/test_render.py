@@ -19,7 +19,8 @@ import yaml
 from PIL import Image
 from scipy.stats import spearmanr
 
-from gendisco.project import load_project
+from gendisco.audio import analyze
+from gendisco.project import format_time, load_project
 from gendisco.render import CHUNK_FRAMES, plan_render, render
 from synth import drum_song, write_audio
 
@@ -549,3 +550,31 @@ def test_draft_project_keeps_a_given_model_and_its_settings(tmp_path, song):
     assert draft.output == project.output / "draft" and project.model == "tiny"
     small = load_project(write_project(tmp_path, song, THREE_INTERVALS, fps=4))
     assert (draft_project(small).width, draft_project(small).fps) == (SIZE, 4)  # never larger
+
+
+def test_snapping_to_bars_keeps_the_song_end_and_warns_of_gaps_where_they_end_up(tmp_path, song):
+    written = [
+        {"start": 0.3, "end": 3.3, "hold": {"prompt": "the sun at noon", "seed": 1}},
+        {"start": 5.2, "end": 12.0, "hold": {"prompt": "the moon at night", "seed": 2}},
+    ]
+    project = write_project(tmp_path, song, written, snap="bar", fps=4)
+    result = run_cli("render", str(project), "--json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    bars = analyze(song).downbeat_times_s
+    assert bars.max() < 11.0  # the song's last bar starts well before its end
+    laid_out = json.loads((tmp_path / "out" / "render.json").read_text())["intervals"]
+    first, second = (item["start"] for item in laid_out), (item["end"] for item in laid_out)
+    (start_0, start_1), (end_0, end_1) = first, second
+    assert end_1 == pytest.approx(12.0)  # written to end with the song, it still does
+    for boundary in (start_0, end_0, start_1):
+        assert np.isclose(bars, boundary).any() or boundary == 0.0
+    video = read_video(Path(json.loads(result.stdout)["final"]))
+    assert abs(video["video_s"] - (12.0 - start_0)) <= 1 / 4
+    # the gap is where snapping left it (0:04-0:06), not where it was written (3.3-5.2 s)
+    summary = json.loads(result.stdout)
+    gaps = [warning for warning in summary["warnings"] if "gap of" in warning]
+    assert gaps == [
+        f"intervals.1: gap of {round(start_1 - end_0, 3):g} s after intervals.0 "
+        f"({format_time(end_0)}-{format_time(start_1)} once snapped to bars); intervals.0's "
+        "last frame is held until then"
+    ]

@@ -327,12 +327,23 @@ def _timeline(
                 )
             )
         elif cur.start > prev.end + TIME_EPS_S:
-            warnings.append(
-                f"intervals.{i}: gap of {cur.start - prev.end:g} s after intervals.{i_prev} "
-                f"({format_time(prev.end)}-{format_time(cur.start)}); "
-                f"intervals.{i_prev}'s last frame is held until then"
-            )
+            warnings.append(gap_warning(i_prev, prev.end, i, cur.start))
     return problems, warnings
+
+
+def gap_warning(
+    previous_index: int, previous_end_s: float, index: int, start_s: float, *, snapped: str = ""
+) -> str:
+    """The warning for time left between two intervals (`snapped`: the grid, e.g. "bars",
+    when the times are the snapped ones rather than the written ones)."""
+    where = f"{format_time(previous_end_s)}-{format_time(start_s)}"
+    if snapped:
+        where += f" once snapped to {snapped}"
+    return (
+        f"intervals.{index}: gap of {round(start_s - previous_end_s, 3):g} s after "
+        f"intervals.{previous_index} ({where}); intervals.{previous_index}'s last frame is held "
+        "until then"
+    )
 
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:

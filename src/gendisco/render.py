@@ -31,7 +31,14 @@ from gendisco.encoders import ClipJob, EncoderPool, check_encoders, cpu_cores, e
 from gendisco.errors import GendiscoError, UserError
 from gendisco.frames import FramesRecord, write_gap_pngs
 from gendisco.lock import OutputLock
-from gendisco.project import Project, ResolvedInterval, load_project, resolve_intervals
+from gendisco.project import (
+    TIME_EPS_S,
+    Project,
+    ResolvedInterval,
+    gap_warning,
+    load_project,
+    resolve_intervals,
+)
 from gendisco.speed import SpeedSettings, compile_settings
 from gendisco.video import (
     ClipWriter,
@@ -112,6 +119,8 @@ class RenderPlan:
     first_frame: int
     stop_frame: int
     warnings: list[str] = field(default_factory=list)
+    # gaps between the intervals as laid out: the project's own, or after snapping
+    gap_warnings: list[str] = field(default_factory=list)
 
     @property
     def frame_count(self) -> int:
@@ -294,6 +303,25 @@ def snap_intervals(
     return snapped, warnings
 
 
+def snap_grid(beats_s: np.ndarray, analysis) -> np.ndarray:
+    """Where boundaries may snap to: the beats (or downbeats), and the song's start and end,
+    so an interval written to end with the song still does after its last bar."""
+    if len(beats_s) == 0:
+        return np.zeros(0)
+    return np.unique(np.concatenate([[0.0], np.asarray(beats_s, float), [analysis.duration_s]]))
+
+
+def gap_warnings(intervals: list[ResolvedInterval], *, snapped: str) -> list[str]:
+    """A warning per stretch of time between intervals, as they lie after snapping."""
+    return [
+        gap_warning(
+            previous.index, previous.end_s, current.index, current.start_s, snapped=snapped
+        )  # fmt: skip
+        for previous, current in zip(intervals, intervals[1:], strict=False)
+        if current.start_s > previous.end_s + TIME_EPS_S
+    ]
+
+
 def _interval_curves(
     interval: ResolvedInterval, analysis, fps: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -335,10 +363,12 @@ def plan_render(project: Project, analysis, *, model: str | None = None) -> Rend
     settings = {**pixel_settings(project, model), "song": file_key(project.song)}
     intervals = resolve_intervals(project)
     warnings: list[str] = []
+    gaps = list(project.warnings)
     if project.snap != "none":
-        grid = analysis.beat_times_s if project.snap == "beat" else analysis.downbeat_times_s
-        intervals, snap_warnings = snap_intervals(intervals, np.asarray(grid))
+        beats = analysis.beat_times_s if project.snap == "beat" else analysis.downbeat_times_s
+        intervals, snap_warnings = snap_intervals(intervals, snap_grid(beats, analysis))
         warnings += snap_warnings
+        gaps = gap_warnings(intervals, snapped="beats" if project.snap == "beat" else "bars")
     clips_dir = project.output / "clips"
     clips: list[ClipPlan] = []
     previous_stop = None
@@ -417,6 +447,7 @@ def plan_render(project: Project, analysis, *, model: str | None = None) -> Rend
         first_frame=interval_clips[0].first_frame,
         stop_frame=max(c.first_frame + c.frame_count for c in clips),
         warnings=warnings,
+        gap_warnings=gaps,
     )
 
 
@@ -888,7 +919,7 @@ def _render_locked(
         seconds=seconds,
         frames_per_second=frames_done / generation_seconds if generation_seconds else 0.0,
         intervals=list(reports.values()),
-        warnings=[*project.warnings, *plan.warnings],
+        warnings=[*plan.gap_warnings, *plan.warnings],
     )
     _write_json(
         result.manifest_path,
