@@ -36,7 +36,7 @@ import gendisco.models  # noqa: E402
 from gendisco.audio import analyze  # noqa: E402
 from gendisco.encoders import cpu_cores, encoder_threads, max_encoders  # noqa: E402
 from gendisco.models import load_pipeline  # noqa: E402
-from gendisco.render import render  # noqa: E402
+from gendisco.rendering import render  # noqa: E402
 from synth import drum_song, write_audio  # noqa: E402
 
 CLIP_SECONDS = 2.0

@@ -24,7 +24,7 @@ from report import describe, environment, write_results, write_section
 from scaling import FPS, write_project
 
 from gendisco.audio import analyze
-from gendisco.render import render
+from gendisco.rendering import render
 
 
 def timed_render(project: Path, ray_address: str | None) -> tuple[float, int]:

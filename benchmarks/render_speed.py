@@ -38,7 +38,7 @@ from report import environment, write_results, write_section
 
 from gendisco.audio import analyze
 from gendisco.models import generate_frames, load_pipeline
-from gendisco.render import render
+from gendisco.rendering import render
 
 ROOT = Path(__file__).resolve().parents[1]
 SONG = ROOT / "projects" / "demo" / "song.ogg"

@@ -82,7 +82,7 @@ def child(seconds: float) -> None:
     """One measured render; prints its numbers as JSON."""
     import gendisco.models  # noqa: F401  (torch's import is a fixed cost, not timed)
     from gendisco.audio import analyze
-    from gendisco.render import render
+    from gendisco.rendering import render
 
     with tempfile.TemporaryDirectory(prefix="gendisco-scaling-") as tmp:
         folder = Path(tmp)

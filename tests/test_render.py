@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 
 from gendisco.audio import analyze
 from gendisco.project import format_time, load_project
-from gendisco.render import CHUNK_FRAMES, plan_render, render
+from gendisco.rendering import CHUNK_FRAMES, plan_render, render
 from synth import drum_song, write_audio
 
 FPS = 12
@@ -536,7 +536,7 @@ def test_draft_is_small_low_fps_tiny_and_kept_apart_from_real_clips(tmp_path, so
 
 
 def test_draft_project_keeps_a_given_model_and_its_settings(tmp_path, song):
-    from gendisco.render import draft_project
+    from gendisco.rendering import draft_project
 
     project = load_project(write_project(tmp_path, song, THREE_INTERVALS, width=1024, fps=30))
     draft = draft_project(project, model="stabilityai/sdxl-turbo")
@@ -578,3 +578,24 @@ def test_snapping_to_bars_keeps_the_song_end_and_warns_of_gaps_where_they_end_up
         f"({format_time(end_0)}-{format_time(start_1)} once snapped to bars); intervals.0's "
         "last frame is held until then"
     ]
+
+
+def test_the_library_render_can_be_called_again_as_the_readme_shows(tmp_path, song):
+    # `gendisco.render` is a function however often it is looked up, also after a script
+    # imports the planning module itself
+    project = write_project(
+        tmp_path, song, [{"start": 0.0, "end": 2.0, "hold": {"prompt": "the sun at noon"}}], fps=4
+    )
+    script = (
+        "import sys, gendisco\n"
+        "project = gendisco.load_project(sys.argv[1])\n"
+        "first = gendisco.render(project)\n"
+        "from gendisco.rendering import plan_render\n"
+        "again = gendisco.render(project)\n"
+        "print(first.frames_rendered, again.frames_rendered, again.final_path.is_file())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(project)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["8", "0", "True"]

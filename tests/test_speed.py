@@ -17,7 +17,7 @@ from gendisco.errors import UserError
 from gendisco.models import generate_frames, load_pipeline
 from gendisco.models.reuse import unet_parts
 from gendisco.project import load_project
-from gendisco.render import pixel_settings
+from gendisco.rendering import pixel_settings
 from gendisco.speed import SpeedSettings, compile_settings, with_overrides
 
 PROMPTS = dict(prompt_a="a red cube on a table", prompt_b="a blue sphere in the sky")

@@ -17,8 +17,8 @@ _EXPORTS = {
     "analyze": "gendisco.audio",
     "AudioAnalysis": "gendisco.audio",
     "load_pipeline": "gendisco.models",
-    "render": "gendisco.render",
-    "RenderResult": "gendisco.render",
+    "render": "gendisco.rendering",
+    "RenderResult": "gendisco.rendering",
     "SpeedSettings": "gendisco.speed",
     "GendiscoError": "gendisco.errors",
     "ProjectError": "gendisco.errors",
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from gendisco.errors import GendiscoError, ProjectError
     from gendisco.models import load_pipeline
     from gendisco.project import Project, load_project
-    from gendisco.render import RenderResult, render
+    from gendisco.rendering import RenderResult, render
     from gendisco.speed import SpeedSettings
 
 

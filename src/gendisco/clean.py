@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gendisco.lock import LockHolder, OutputLock
 from gendisco.project import Project, load_project
-from gendisco.render import draft_project, plan_render
+from gendisco.rendering import draft_project, plan_render
 
 __all__ = ["CleanResult", "clean_project", "unused_files"]
 

@@ -502,7 +502,7 @@ def render(
     import json
     import signal
 
-    from gendisco.render import render as render_project
+    from gendisco.rendering import render as render_project
 
     source: Any = project
     if draft or speed:
@@ -514,7 +514,7 @@ def render(
 
         source = source.model_copy(update={"speed": with_overrides(source.speed, speed)})
     if draft:
-        from gendisco.render import draft_project
+        from gendisco.rendering import draft_project
 
         source, model = draft_project(source, model=model), None
 

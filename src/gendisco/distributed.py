@@ -27,7 +27,7 @@ from typing import Any
 
 from gendisco.errors import GendiscoError, ModelError, RenderError, UserError
 from gendisco.project import Project
-from gendisco.render import PipelineSpec, render_clip
+from gendisco.rendering import PipelineSpec, render_clip
 from gendisco.video import write_file_atomically
 
 LOCAL = "local"

@@ -31,7 +31,7 @@ import numpy as np
 from gendisco import wording
 from gendisco.audio import AudioAnalysis
 from gendisco.errors import AudioError, GendiscoError, ProjectError, UserError
-from gendisco.render import DRAFT_FPS
+from gendisco.rendering import DRAFT_FPS
 
 __all__ = [
     "DEFAULT_BARS",

@@ -36,7 +36,7 @@ def render_job(
     """Render the project (or some intervals) with the kept pipeline; clips are cached."""
     from gendisco.lock import OutputBusy, lock_holder
     from gendisco.project import load_project
-    from gendisco.render import RenderProgress, render
+    from gendisco.rendering import RenderProgress, render
 
     project = load_project(project_path)
     chosen = model or project.model

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of the project, the song's analysis and the files in
 the output folder, computed by the library (`gendisco.audio`, `gendisco.schedule`,
-`gendisco.render.plan_render`): the page shows what a render would do.
+`gendisco.rendering.plan_render`): the page shows what a render would do.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def tracks(project: Project, analysis: AudioAnalysis, *, model: str | None) -> d
     (rendered before the project changed) is `stale`, shown with that older clip. The
     final video is stale when it was joined from other clips than the current ones.
     """
-    from gendisco.render import plan_render
+    from gendisco.rendering import plan_render
 
     plan = plan_render(project, analysis, model=model)
     output = project.output
