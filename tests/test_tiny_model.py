@@ -366,6 +366,7 @@ def test_validate_warns_about_words_tiny_does_not_know(tmp_path):
     lines = [line for line in result.stderr.splitlines() if "does not know" in line]
     assert len(lines) == 1 and "intervals.0.to.prompt" in lines[0], result.stderr
     assert "'flock', 'flamingos'" in lines[0]
+    assert "dusk, night, flat, outlined, pixel art or soft blur" in lines[0]  # its styles too
     other = run_cli("validate", str(_project(tmp_path, "random:sd15")), cwd=tmp_path)
     assert other.returncode == 0 and "does not know" not in other.stderr
 

@@ -79,7 +79,8 @@ def prompt_warnings(prompts: list[tuple[str, str]], *, shown: int = 6) -> list[s
             more = f" and {len(unknown) - shown} more" if len(unknown) > shown else ""
             warnings.append(
                 f"{where}: the tiny model does not know {listed}{more}; it draws "
-                f"{', '.join(subjects())} in {len(colors())} colours at {', '.join(times())} "
+                f"{', '.join(subjects())} in {len(colors())} colours at {', '.join(times())}, "
+                f"{', '.join(styles()[:-1])} or {styles()[-1]} "
                 "(`gendisco brainstorm SUBJECT --offline --model tiny` lists its words)"
             )
     return warnings
