@@ -140,14 +140,14 @@ def test_make_demo_installs_only_what_the_demo_needs(tmp_path):
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, typer.Abort])
 def test_ctrl_c_outside_a_command_exits_130(monkeypatch, capsys, stop):
     # Ctrl-C while the options are parsed or while Ray shuts down reaches main() itself
-    from gendisco import cli
+    from gendisco.cli import entry
 
     def interrupted(**kwargs):
         raise stop()
 
-    monkeypatch.setattr(cli, "app", interrupted)
+    monkeypatch.setattr(entry, "app", interrupted)
     monkeypatch.setattr(sys, "argv", ["gendisco", "render", "p.yaml"])
     with pytest.raises(SystemExit) as exited:
-        cli.main()
+        entry.main()
     assert exited.value.code == 130
     assert "Traceback" not in capsys.readouterr().err
