@@ -150,3 +150,30 @@ def test_corrupt_file_exits_2_with_one_line(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "bad.mp3" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_a_snapped_project_is_plotted_where_it_renders(song_file, tmp_path, monkeypatch):
+    from gendisco import audio
+
+    drawn = {}
+
+    def capture(song, result, out, *, intervals):
+        drawn["curves"] = intervals
+        return Path(out)
+
+    monkeypatch.setattr(audio, "plot_analysis", capture)
+    project = tmp_path / "video.yaml"
+    project.write_text(
+        f"song: {song_file}\nfps: 12\nsnap: bar\nintervals:\n"
+        "  - {start: 0.3, end: 3.3, hold: {prompt: a}}\n"
+        "  - {start: 5.2, end: 16, transition: color, from: {prompt: b}, to: {prompt: c}}\n"
+    )
+    result = CliRunner().invoke(app, ["analyze", str(project), "--plot", str(tmp_path / "a.png")])
+    assert result.exit_code == 0, result.output
+    bars = audio.analyze(song_file).downbeat_times_s
+    (_, hold_times, _), (_, transition_times, _) = drawn["curves"]
+    nearest_bar = lambda t: bars[abs(bars - t).argmin()]  # noqa: E731
+    # written 0.3-3.3 and 5.2-16: drawn from the bars the render snaps them to
+    assert hold_times[0] == pytest.approx(nearest_bar(0.3), abs=1 / 12)
+    assert hold_times[-1] == pytest.approx(nearest_bar(3.3) - 1 / 12, abs=1 / 12)
+    assert transition_times[0] == pytest.approx(nearest_bar(5.2), abs=1 / 12)

@@ -125,9 +125,10 @@ def analyze(
         curves = []
         if project is not None:
             from gendisco import schedule
-            from gendisco.project import resolve_intervals
+            from gendisco.rendering import laid_out_intervals
 
-            for item in resolve_intervals(project):
+            intervals, _, _ = laid_out_intervals(project, result)  # snapped, as rendered
+            for item in intervals:
                 span = dict(start_s=item.start_s, end_s=item.end_s, fps=project.fps)
                 if item.kind == "hold":
                     # the pulse normalised to 0..1 so holds and transitions share one axis

@@ -175,6 +175,20 @@ def gap_warnings(intervals: list[ResolvedInterval], *, snapped: str) -> list[str
     ]
 
 
+def laid_out_intervals(
+    project: Project, analysis
+) -> tuple[list[ResolvedInterval], list[str], list[str]]:
+    """The intervals where the render puts them (snapped to the song's beats or bars when
+    the project says so), the snapping's warnings, and the gaps left between them."""
+    intervals = resolve_intervals(project)
+    if project.snap == "none":
+        return intervals, [], list(project.warnings)
+    beats = analysis.beat_times_s if project.snap == "beat" else analysis.downbeat_times_s
+    intervals, warnings = snap_intervals(intervals, snap_grid(beats, analysis))
+    gaps = gap_warnings(intervals, snapped="beats" if project.snap == "beat" else "bars")
+    return intervals, warnings, gaps
+
+
 def _interval_curves(
     interval: ResolvedInterval, analysis, fps: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -214,14 +228,7 @@ def plan_render(project: Project, analysis, *, model: str | None = None) -> Rend
 
     model = model or project.model
     settings = {**pixel_settings(project, model), "song": file_key(project.song)}
-    intervals = resolve_intervals(project)
-    warnings: list[str] = []
-    gaps = list(project.warnings)
-    if project.snap != "none":
-        beats = analysis.beat_times_s if project.snap == "beat" else analysis.downbeat_times_s
-        intervals, snap_warnings = snap_intervals(intervals, snap_grid(beats, analysis))
-        warnings += snap_warnings
-        gaps = gap_warnings(intervals, snapped="beats" if project.snap == "beat" else "bars")
+    intervals, warnings, gaps = laid_out_intervals(project, analysis)
     clips_dir = project.output / "clips"
     clips: list[ClipPlan] = []
     previous_stop = None
