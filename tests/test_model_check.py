@@ -184,8 +184,20 @@ def test_render_offline_says_how_to_download_without_retry_chatter(tmp_path, mak
         f"error: model '{NOT_DOWNLOADED}' is not in the Hugging Face cache and 127.0.0.1 cannot "
         f"be reached to download it (no network); download it with `hf download "
         f"{NOT_DOWNLOADED}` where the network is reachable (then copy the Hugging Face "
-        "cache, HF_HOME, to this machine)"
+        "cache, HF_HOME, to this machine); for a quick look at the timing meanwhile: "
+        f"`gendisco render {project} --draft` (the built-in tiny model, offline)"
     ]
+    # The draft it points to needs no download; a draft of the missing model itself fails
+    # with the download line alone.
+    draft = run_cli("render", str(project), "--draft", "--quiet", env=empty_hub, cwd=tmp_path)
+    assert draft.returncode == 0, draft.stderr
+    assert Path(draft.stdout.strip()).name == "final.mp4"
+    own = run_cli(
+        "render", str(project), "--draft", "--model", NOT_DOWNLOADED, env=empty_hub, cwd=tmp_path
+    )
+    assert own.returncode == 1
+    (line,) = own.stderr.splitlines()
+    assert line.endswith("(then copy the Hugging Face cache, HF_HOME, to this machine)")
 
 
 def test_preview_without_a_model_names_its_default_and_the_offline_one(tmp_path, empty_hub):

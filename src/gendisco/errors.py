@@ -44,6 +44,11 @@ class ModelError(GendiscoError):
     """A model that cannot be found, fetched or loaded."""
 
 
+class ModelNotDownloaded(ModelError):
+    """A hub model (or its TAESD decoder) that is not in the cache and cannot be fetched from
+    here: the offline case, where a command can point at the built-in model instead."""
+
+
 class ModelPathError(ModelError, UserError):
     """A model the user named wrongly: a path that does not exist, a file gendisco will not
     load (not safetensors), a folder that is not a pipeline, a malformed hub id. Exit 2."""

@@ -8,7 +8,7 @@ Face cache can only be fetched from the hub: when that is forbidden (`HF_HUB_OFF
 the hub cannot be reached, the check fails in about a second with one line on how to
 download it, instead of after a minute of huggingface_hub's retries.
 
-    location = check_model("stabilityai/sd-turbo")   # raises ModelError / ModelPathError
+    location = check_model("stabilityai/sd-turbo")   # raises ModelNotDownloaded / ModelPathError
     warnings = model_warnings("stabilityai/sd-turbo")  # for `validate`: never raises
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from gendisco.errors import ModelError, ModelPathError
+from gendisco.errors import ModelNotDownloaded, ModelPathError
 
 __all__ = [
     "TAESD",
@@ -246,7 +246,7 @@ def check_model(
     what = f"model '{model}'" if repo == model else f"the tiny VAE '{repo}' (vae: tiny)"
     if role and repo == model:
         what += f" ({role})"
-    raise ModelError(
+    raise ModelNotDownloaded(
         f"{what} is not in the Hugging Face cache and {offline_reason()}; {download_hint(repo)}"
     )
 

@@ -100,6 +100,7 @@ def render(
     import json
     import signal
 
+    from gendisco.errors import ModelNotDownloaded
     from gendisco.rendering import render as render_project
 
     source: Any = project
@@ -151,6 +152,14 @@ def render(
                 wait=wait,
                 encoders=encoders,
             )
+        except ModelNotDownloaded as error:
+            if draft:
+                raise
+            # The usual first render on a machine without the model: the draft needs none.
+            raise ModelNotDownloaded(
+                f"{error}; for a quick look at the timing meanwhile: `gendisco render "
+                f"{project} --draft` (the built-in tiny model, offline)"
+            ) from None
         except KeyboardInterrupt:
             bar.close()
             argv = sys.argv[1:] if sys.argv[1:2] == ["render"] else ["render", str(project)]
