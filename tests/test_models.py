@@ -195,6 +195,12 @@ def test_schedulers_by_short_name_are_deterministic(name):
     assert np.abs(first.astype(int) - again).max() <= 1
 
 
+def test_plain_dpm_is_the_multistep_solver_most_interfaces_mean():
+    pipe = load_pipeline("tiny", device="cpu", scheduler="dpm")
+    assert type(pipe.scheduler).__name__ == "DPMSolverMultistepScheduler"
+    assert describe_pipeline(pipe)["scheduler"] == "dpm++"
+
+
 def test_unknown_scheduler_lists_the_known_ones():
     with pytest.raises(UserError) as raised:
         load_pipeline("tiny", scheduler="eulr")

@@ -224,6 +224,24 @@ intervals:
     )
 
 
+def test_an_unknown_scheduler_is_a_validation_problem_not_a_render_failure(tmp_path, make_wav):
+    make_wav(seconds=10)
+    text = (
+        "song: song.wav\nscheduler: {}\nfps: 0\n"
+        "intervals: [{{start: 0, end: 4, hold: {{prompt: a}}}}]\n"
+    )
+    with pytest.raises(ProjectError) as caught:
+        load_project(write(tmp_path, text.format("eulr")))
+    problem, other = caught.value.problems
+    assert problem.startswith("scheduler: unknown scheduler 'eulr' (did you mean euler?); known: ")
+    assert "dpm++" in problem and "unipc" in problem
+    assert other == "fps: must be greater than 0 (got 0)"
+    # names are kept as written (the clips' names depend on them), in any spelling that loads
+    for name in ("dpm", "DPM++", "euler-a", "UniPC"):
+        good = load_project(write(tmp_path, text.format(name).replace("fps: 0", "fps: 8")))
+        assert good.scheduler == name
+
+
 # --- the schema -------------------------------------------------------------------------
 
 

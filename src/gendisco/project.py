@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from gendisco.errors import AudioError, ProjectError, UserError
 from gendisco.model_check import BUILTIN_PREFIXES, looks_like_path
+from gendisco.schedulers import scheduler_key
 from gendisco.speed import SpeedSettings
 from gendisco.yamlfile import one_line, read_yaml_file
 
@@ -383,7 +384,8 @@ class Project(_Model):
     scheduler: str = Field(
         "euler",
         min_length=1,
-        description="Diffusers scheduler by short name (euler, ddim, dpm, lcm, ...).",
+        description="Diffusers scheduler by short name: euler, euler_a, ddim, dpm++ (or dpm), "
+        "dpm++_karras, unipc, lcm, ... (`gendisco validate` lists them all on a typo).",
     )
     width: int = Field(
         512,
@@ -480,6 +482,17 @@ class Project(_Model):
                 "must be a hub id, folder or file name, without control characters "
                 "(newline, tab, NUL)"
             )
+        return value
+
+    @field_validator("scheduler", mode="after")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        # checked here, not first at the load after the song's analysis; kept as written so
+        # the clips' names do not change
+        try:
+            scheduler_key(value)
+        except UserError as error:
+            raise ValueError(str(error)) from None
         return value
 
     @field_validator("song", "output", mode="after")

@@ -605,7 +605,7 @@ def render_text(
             "hub id, local folder or .safetensors file; `tiny` = built-in offline model",
         ),
         _line("vae: default", "`tiny` decodes faster, frames slightly softer"),
-        _line("scheduler: euler", "any diffusers scheduler by short name (euler, ddim, dpm, lcm)"),
+        _line("scheduler: euler", "any diffusers scheduler by short name: euler, ddim, dpm++, lcm"),
         _line(f"width: {settings['width'][0]}", settings["width"][1]),
         _line(f"height: {settings['height'][0]}", settings["height"][1]),
         _line("fps: 24", "higher = smoother motion, proportionally longer render"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import torch
@@ -28,53 +27,12 @@ from gendisco.models.sources import (
     read_model_index,
 )
 from gendisco.models.speed import apply_speed, check_speed
+from gendisco.schedulers import SCHEDULERS, scheduler_key
 from gendisco.speed import SpeedSettings, compile_settings
-
-# short name -> (diffusers class, extra config); built with `from_config` so the model's own
-# betas, prediction type and timestep spacing carry over
-SCHEDULERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "euler": ("EulerDiscreteScheduler", {}),
-    "euler_a": ("EulerAncestralDiscreteScheduler", {}),
-    "heun": ("HeunDiscreteScheduler", {}),
-    "lms": ("LMSDiscreteScheduler", {}),
-    "ddim": ("DDIMScheduler", {}),
-    "ddpm": ("DDPMScheduler", {}),
-    "pndm": ("PNDMScheduler", {"skip_prk_steps": True}),  # as Stable Diffusion ships it
-    "dpm++": ("DPMSolverMultistepScheduler", {}),
-    "dpm++_karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
-    "dpm++_sde": ("DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}),
-    "dpmsolver": ("DPMSolverMultistepScheduler", {}),
-    "dpm_single": ("DPMSolverSinglestepScheduler", {}),
-    "dpm2": ("KDPM2DiscreteScheduler", {}),
-    "dpm2_a": ("KDPM2AncestralDiscreteScheduler", {}),
-    "deis": ("DEISMultistepScheduler", {}),
-    "unipc": ("UniPCMultistepScheduler", {}),
-    "lcm": ("LCMScheduler", {}),
-    "tcd": ("TCDScheduler", {}),
-}
-_SCHEDULER_ALIASES = {
-    "euler_ancestral": "euler_a",
-    "eulera": "euler_a",
-    "dpmpp": "dpm++",
-    "dpm_solver": "dpmsolver",
-    "dpmpp_karras": "dpm++_karras",
-    "dpmpp_sde": "dpm++_sde",
-    "unipcmultistep": "unipc",
-}
-
-
-def _scheduler_name(name: str) -> str:
-    key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    key = _SCHEDULER_ALIASES.get(key, key)
-    if key not in SCHEDULERS:
-        close = difflib.get_close_matches(key, SCHEDULERS, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise UserError(f"unknown scheduler {name!r}{hint}; known: {', '.join(SCHEDULERS)}")
-    return key
 
 
 def _set_scheduler(pipe: Any, name: str) -> str:
-    key = _scheduler_name(name)
+    key = scheduler_key(name)
     class_name, extra = SCHEDULERS[key]
     cls = getattr(diffusers_schedulers, class_name)
     try:
@@ -110,7 +68,7 @@ def load_pipeline(
     if vae not in ("default", "tiny"):
         raise UserError(f"unknown vae {vae!r}: use default or tiny")
     if scheduler is not None:
-        _scheduler_name(scheduler)  # a typo fails before any download
+        scheduler_key(scheduler)  # a typo fails before any download
     target = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target)
     settings = compile_settings(speed or SpeedSettings(), compile)
@@ -156,7 +114,7 @@ def load_pipeline(
         pipe.vae.to(torch.float32)
 
     # 3. Scheduler and quiet progress (the CLI owns the progress bar)
-    scheduler_key = _set_scheduler(pipe, scheduler) if scheduler else None
+    chosen_scheduler = _set_scheduler(pipe, scheduler) if scheduler else None
     pipe.set_progress_bar_config(disable=True)
     pipe.gendisco_info = {
         "model": model,
@@ -165,7 +123,7 @@ def load_pipeline(
         "device": str(target),
         "dtype": str(torch_dtype).removeprefix("torch."),
         "vae": vae,
-        "scheduler": scheduler_key or "default",
+        "scheduler": chosen_scheduler or "default",
         "scheduler_class": type(pipe.scheduler).__name__,
         "compiled": settings.compile != "off",
         "speed": settings.changed(),
