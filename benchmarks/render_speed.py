@@ -11,7 +11,8 @@ embeddings and noise, the VAE called directly, uint8 conversion on the device an
 to the host per batch: the model's own cost. gendisco's generation alone is
 `generate_frames`; the render is `gendisco.render` with everything it does: analysis
 (cached), planning, generation, H.264 encoding in a thread, joining and muxing the audio, so
-render minus generation is the cost of encoding, joining and muxing. The render runs once
+render minus generation is the cost of encoding, joining and muxing; libx264 is also timed
+alone on the same frames, for what encoding costs without sharing the cores. The render runs once
 per libx264 preset of `--presets` (medium, the project default, and veryfast): on a CPU the
 encoder shares the cores with torch, so its preset is what the overhead depends on. Runs
 alternate; the medians and their ratios are written between the `render-speed` (CPU) or
@@ -22,7 +23,6 @@ benchmarks/results/render_speed[_cuda].json.
 from __future__ import annotations
 
 import argparse
-import datetime
 import shutil
 import statistics
 import sys
@@ -34,11 +34,13 @@ import numpy as np
 import torch
 import yaml
 from model_speed import machine, sync
-from report import environment, write_results, write_section
+from report import describe, environment, write_results, write_section
 
 from gendisco.audio import analyze
+from gendisco.encoders import cpu_cores, encoder_threads
 from gendisco.models import generate_frames, load_pipeline
 from gendisco.rendering import render
+from gendisco.video import ClipWriter
 
 ROOT = Path(__file__).resolve().parents[1]
 SONG = ROOT / "projects" / "demo" / "song.ogg"
@@ -147,6 +149,51 @@ def gendisco_generation(pipe, frames: int, args: argparse.Namespace) -> float:
     return time.perf_counter() - started
 
 
+def generated_frames(pipe, frames: int, args: argparse.Namespace) -> np.ndarray:
+    """The frames gendisco's generation makes (the render's frames), kept for encoding alone."""
+    positions = np.linspace(0.0, 1.0, frames)
+    return np.concatenate(
+        list(
+            generate_frames(
+                pipe,
+                prompt_a=PROMPTS[0],
+                prompt_b=PROMPTS[1],
+                seed_a=1,
+                seed_b=2,
+                embed_mix=positions,
+                noise_mix=positions,
+                width=args.size,
+                height=args.size,
+                steps=args.steps,
+                guidance=0.0,
+                batch_size=args.batch,
+            )
+        )
+    )
+
+
+def encoding_alone(images: np.ndarray, args: argparse.Namespace, preset: str) -> float:
+    """Seconds libx264 takes for the render's frames with nothing else running, at the thread
+    count the render gives each encoder: what encoding would add if it shared no cores."""
+    folder = Path(tempfile.mkdtemp(prefix="gendisco-bench-"))
+    try:
+        started = time.perf_counter()
+        writer = ClipWriter(
+            folder / "clip.mp4",
+            fps=args.fps,
+            width=args.size,
+            height=args.size,
+            preset=preset,
+            threads=encoder_threads(cpu_cores()),
+        )
+        with writer as clip:
+            for start in range(0, len(images), args.batch):
+                clip.write(images[start : start + args.batch])
+        return time.perf_counter() - started
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def gendisco_render(pipe, args: argparse.Namespace, preset: str) -> float:
     folder = Path(tempfile.mkdtemp(prefix="gendisco-bench-"))
     try:
@@ -186,15 +233,19 @@ def main() -> None:
     gendisco_render(pipe, warm_up, presets[0])  # warm up both paths once
     bare_diffusers(pipe, args.batch, args)
     gendisco_generation(pipe, args.batch, args)
+    images = generated_frames(pipe, frames, args)
     bare, generation = [], []
     renders: dict[str, list[float]] = {preset: [] for preset in presets}
+    encodes: dict[str, list[float]] = {preset: [] for preset in presets}
     for _ in range(args.repeats):
         bare.append(bare_diffusers(pipe, frames, args))
         generation.append(gendisco_generation(pipe, frames, args))
         for preset in presets:
             renders[preset].append(gendisco_render(pipe, args, preset))
+            encodes[preset].append(encoding_alone(images, args, preset))
     bare_s, generation_s = statistics.median(bare), statistics.median(generation)
     render_s = {preset: statistics.median(times) for preset, times in renders.items()}
+    encode_ms = {p: 1000 * statistics.median(times) / frames for p, times in encodes.items()}
     ours_s = render_s[presets[0]]
     rows = [
         {"what": "bare loop", "seconds": bare, "median_s": bare_s},
@@ -204,6 +255,14 @@ def main() -> None:
                 "what": f"gendisco render, preset {preset}",
                 "seconds": renders[preset],
                 "median_s": render_s[preset],
+            }  # fmt: skip
+            for preset in presets
+        ),
+        *(
+            {
+                "what": f"libx264 alone, preset {preset}",
+                "seconds": encodes[preset],
+                "median_s": statistics.median(encodes[preset]),
             }  # fmt: skip
             for preset in presets
         ),
@@ -217,12 +276,13 @@ def main() -> None:
         f"with preset {preset}: {render_s[preset] / bare_s:.3f}" for preset in presets[1:]
     )
     command = " ".join(["python benchmarks/render_speed.py", *sys.argv[1:]])
+    env = environment(command)
     vae = ", vae tiny" if args.vae == "tiny" else ""
     text = "\n".join(
         [
             f"## Render overhead ({device.type}, {args.model}{vae})",
             "",
-            f"`{command}` on {machine(device)}, {datetime.date.today()}. "
+            f"{describe(env)} {machine(device)}. "
             f"{frames} frames of {args.size}x{args.size} at {args.fps:g} fps, {args.steps} "
             f"step{'s' * (args.steps > 1)}, guidance 0, batch {args.batch}; medians of "
             f"{args.repeats} alternating runs.",
@@ -247,12 +307,18 @@ def main() -> None:
             "ms per frame "
             f"({100 * (ours_s - generation_s) / ours_s:.0f} % of the render) over generation "
             "alone.",
+            "",
+            f"libx264 alone on the same frames, nothing else running, at the render's "
+            f"{encoder_threads(cpu_cores())} encoder thread(s): "
+            + ", ".join(f"{encode_ms[p]:.2f} ms per frame at {p}" for p in presets)
+            + ". Encoding costs the render more than this where it takes a core from torch's "
+            "threads; with a core to itself (a GPU machine) it overlaps generation.",
         ]
     )
     print(text)
     name = "render-speed" if device.type == "cpu" else f"render-speed-{device.type}"
     write_section(name, text)
-    write_results(name.replace("-", "_"), rows, environment(command), frames=frames)
+    write_results(name.replace("-", "_"), rows, env, frames=frames)
 
 
 if __name__ == "__main__":
