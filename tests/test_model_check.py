@@ -16,6 +16,7 @@ import pytest
 from gendisco import model_check
 from gendisco.errors import ModelError, ModelPathError, UserError
 from gendisco.model_check import check_model, model_warnings
+from gendisco.project import load_project
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A hub that refuses connections at once: the offline case, on any machine.
@@ -90,6 +91,38 @@ def test_a_missing_model_path_or_a_ckpt_is_the_users_mistake_before_any_work(
         assert result.stderr.splitlines() == error_lines(result.stderr), result.stderr
         assert len(error_lines(result.stderr)) == 1 and words in result.stderr
         assert not (tmp_path / "out").exists(), "nothing may be started for a bad model"
+
+
+BUILT_IN = "tiny, tiny-sdxl, random:tiny, random:sd15, random:sd-turbo, random:sdxl"
+
+
+def test_a_mistyped_built_in_model_is_caught_before_any_work(tmp_path, make_wav, empty_hub):
+    project = project_file(tmp_path, make_wav, model="tiny2")
+    # validate warns, as for any model it cannot find (--model may still override it) ...
+    checked = run_cli("validate", str(project), env=empty_hub, cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr.splitlines() == [
+        f"warning: {project}: unknown built-in model 'tiny2' (did you mean tiny?); "
+        f"built-in: {BUILT_IN}"
+    ]
+    # ... and render stops before the song is analysed, as a user's mistake
+    for model, expected in (("tiny2", "tiny"), ("random:sd-15", "random:sd15")):
+        result = run_cli("render", str(project), "--model", model, env=empty_hub, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [
+            f"error: unknown built-in model {model!r} (did you mean {expected}?); "
+            f"built-in: {BUILT_IN}"
+        ]
+        assert not (tmp_path / "out").exists()
+    # a hub id or a local folder whose name starts with "tiny" is what it says
+    assert model_check.locate_model("tiny-org/sd-model").kind == "hub"
+    (tmp_path / "tiny-model").mkdir()
+    (tmp_path / "tiny-model" / "model_index.json").write_text(
+        '{"_class_name": "StableDiffusionPipeline"}'
+    )
+    project.write_text(PROJECT.format(model="tiny-model"))
+    assert load_project(project).model == str(tmp_path / "tiny-model")
+    assert model_check.locate_model(str(tmp_path / "tiny-model")).kind == "folder"
 
 
 def test_a_model_folder_beside_the_project_renders_from_any_folder(tmp_path, make_wav, empty_hub):

@@ -14,6 +14,7 @@ download it, instead of after a minute of huggingface_hub's retries.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import socket
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from gendisco.errors import ModelNotDownloaded, ModelPathError
 
 __all__ = [
+    "BUILTIN_MODELS",
     "TAESD",
     "ModelLocation",
     "check_model",
@@ -45,7 +47,18 @@ HUB_PROBE_TIMEOUT_S = 1.5
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".bin", ".pth")
 # The built-in models are built in code (gendisco.models.architectures, which needs torch);
 # their exact names are checked when they are built.
-BUILTIN_PREFIXES = ("tiny", "random:")
+# The models gendisco builds itself (gendisco.models.architectures): no download. `random:`
+# names can never be hub ids (a repo id has no colon); a bare name starting with "tiny" that
+# is neither of these nor a local path is taken for a mistyped built-in, not a hub id.
+BUILTIN_MODELS = (
+    "tiny",
+    "tiny-sdxl",
+    "random:tiny",
+    "random:sd15",
+    "random:sd-turbo",
+    "random:sdxl",
+)
+RANDOM_PREFIX = "random:"
 
 # Set once a probe in this process found the hub unreachable: loaders then read the cache
 # only, instead of retrying the network for a minute per file.
@@ -172,8 +185,10 @@ def locate_model(model: str) -> ModelLocation:
     Raises ModelPathError (exit 2) for a local path that does not exist, a file that is not
     `.safetensors`, a folder without `model_index.json`, or a malformed hub id.
     """
-    if model.startswith(BUILTIN_PREFIXES):
+    if model in BUILTIN_MODELS:
         return ModelLocation(model, "builtin")
+    if model.startswith(RANDOM_PREFIX):
+        raise _unknown_builtin(model)
     if looks_like_path(model):
         try:
             path = Path(model).expanduser().resolve()
@@ -197,6 +212,8 @@ def locate_model(model: str) -> ModelLocation:
                 "pipeline folder (pass the folder that contains model_index.json)"
             )
         return ModelLocation(model, "folder", path, _architecture(index))
+    if model.startswith("tiny") and "/" not in model:
+        raise _unknown_builtin(model)
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     try:
@@ -208,6 +225,14 @@ def locate_model(model: str) -> ModelLocation:
         ) from None
     index = _cached_file(model, "model_index.json")
     return ModelLocation(model, "hub", index, _architecture(index) if index else None)
+
+
+def _unknown_builtin(model: str) -> ModelPathError:
+    close = difflib.get_close_matches(model, BUILTIN_MODELS, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return ModelPathError(
+        f"unknown built-in model {model!r}{hint}; built-in: {', '.join(BUILTIN_MODELS)}"
+    )
 
 
 def _taesd_repos(location: ModelLocation) -> list[str]:

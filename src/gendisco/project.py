@@ -33,7 +33,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from gendisco.errors import AudioError, ProjectError, UserError
-from gendisco.model_check import BUILTIN_PREFIXES, looks_like_path
+from gendisco.model_check import BUILTIN_MODELS, RANDOM_PREFIX, looks_like_path
 from gendisco.schedulers import scheduler_key
 from gendisco.speed import SpeedSettings
 from gendisco.yamlfile import one_line, read_yaml_file
@@ -506,7 +506,7 @@ class Project(_Model):
         """A local model path is relative to the project file, as the song is, so a project
         renders the same from any folder; built-in names and hub ids stay as written."""
         base = (info.context or {}).get("base_dir")
-        if base is None or value.startswith((*BUILTIN_PREFIXES, "~", "/")):
+        if base is None or value in BUILTIN_MODELS or value.startswith((RANDOM_PREFIX, "~", "/")):
             return value
         if not looks_like_path(value, Path(base)):
             return value

@@ -37,7 +37,7 @@ from gendisco.model_check import quiet_hub_logging  # noqa: E402
 
 quiet_hub_logging()  # retries are reported as gendisco's own one-line error
 
-from gendisco.models.architectures import BUILTIN_MODELS  # noqa: E402
+from gendisco.model_check import BUILTIN_MODELS  # noqa: E402
 from gendisco.models.devices import resolve_device, resolve_dtype  # noqa: E402
 from gendisco.models.generate import (  # noqa: E402
     auto_batch_size,

@@ -33,15 +33,7 @@ from transformers import (
 from gendisco.errors import UserError
 from gendisco.models.devices import build_on, dtype_argument, numpy2_quiet
 
-TRAINED_TINY = "tiny"
-BUILTIN_MODELS = (
-    TRAINED_TINY,
-    "tiny-sdxl",
-    "random:tiny",
-    "random:sd15",
-    "random:sd-turbo",
-    "random:sdxl",
-)
+TRAINED_TINY = "tiny"  # the trained model; the other built-in names are RECIPES
 
 
 def _byte_level_tokenizer() -> CLIPTokenizer:

@@ -11,7 +11,6 @@ from diffusers import schedulers as diffusers_schedulers
 from gendisco.errors import UserError
 from gendisco.model_check import locate_model
 from gendisco.models.architectures import (
-    BUILTIN_MODELS,
     RECIPES,
     TRAINED_TINY,
     build_random,
@@ -84,10 +83,9 @@ def load_pipeline(
         pipe = build_random(model, target, torch_dtype, vae)
         architecture = RECIPES[model].architecture
         source = model
-    elif model.startswith("random:") or model.startswith("tiny"):
-        raise UserError(f"unknown built-in model {model!r}; built-in: {', '.join(BUILTIN_MODELS)}")
     else:
-        location = locate_model(model)  # a missing or unloadable path fails here (exit 2)
+        # a missing or unloadable path, or a mistyped built-in name, fails here (exit 2)
+        location = locate_model(model)
         if location.kind == "file":
             source = str(location.path)
             pipe = from_single_file(location.path, torch_dtype, offline)
