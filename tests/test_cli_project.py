@@ -254,6 +254,32 @@ def test_validate_bad_project_in_a_subprocess(project_dir):
     ]
 
 
+def test_validate_warns_about_settings_that_change_nothing(project_dir):
+    path = project_dir / "idle.yaml"
+    path.write_text(
+        "song: song.wav\nmodel: tiny\nnegative: blurry\nintervals:\n"
+        "  - {start: 0, end: 2, hold: {prompt: a red sun}, warp: beats, reactivity: 1}\n"
+        "  - {start: 2, end: 4, transition: color, to: {prompt: a teal sun}, warp: beats}\n"
+    )
+    result = run_cli("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: {path}: negative: not used while guidance is 0; a negative prompt needs "
+        "guidance above 1 (which doubles the model's work per frame)",
+        f"warning: {path}: intervals.0.warp: not used by a hold, which moves on the beats "
+        "(set hold.pulse and hold.zoom)",
+        f"warning: {path}: intervals.0.reactivity: not used by a hold, which moves on the "
+        "beats (set hold.pulse and hold.zoom)",
+    ]
+    # with guidance the negative prompt is used, and a hold without motion settings is quiet
+    path.write_text(
+        "song: song.wav\nmodel: tiny\nnegative: blurry\nguidance: 3\nintervals:\n"
+        "  - {start: 0, end: 2, hold: {prompt: a red sun}}\n"
+    )
+    result = run_cli("validate", str(path))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
 def test_missing_project_file_exits_2_without_traceback(tmp_path):
     result = run_cli("validate", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2

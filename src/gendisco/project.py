@@ -936,6 +936,27 @@ def prompt_places(project: Project) -> list[tuple[str, str]]:
     return places
 
 
+def unused_settings(project: Project) -> list[str]:
+    """Warnings for settings written in the file that change nothing, as the project stands:
+    a negative prompt without guidance, motion settings on a hold."""
+    warnings = []
+    if project.negative.strip() and project.guidance <= 1.0:
+        warnings.append(
+            f"negative: not used while guidance is {project.guidance:g}; a negative prompt "
+            "needs guidance above 1 (which doubles the model's work per frame)"
+        )
+    for i, interval in enumerate(project.intervals):
+        if interval.hold is None:
+            continue
+        for key in ("warp", "reactivity"):
+            if key in interval.model_fields_set:
+                warnings.append(
+                    f"intervals.{i}.{key}: not used by a hold, which moves on the beats "
+                    "(set hold.pulse and hold.zoom)"
+                )
+    return warnings
+
+
 def _styled(prompt: str, style: str) -> str:
     return f"{prompt}, {style}" if style else prompt
 

@@ -24,10 +24,14 @@ def validate(project: ProjectArg) -> None:
     line per problem and exit 2.
     """
     from gendisco.model_check import model_warnings
-    from gendisco.project import format_time, load_project
+    from gendisco.project import format_time, load_project, unused_settings
 
     loaded = load_project(project)
-    warnings = [*loaded.warnings, *model_warnings(loaded.model, vae=loaded.vae)]
+    warnings = [
+        *loaded.warnings,
+        *unused_settings(loaded),
+        *model_warnings(loaded.model, vae=loaded.vae),
+    ]
     if loaded.model == "tiny":
         from gendisco.project import prompt_places
         from gendisco.tinymodel.vocabulary import prompt_warnings

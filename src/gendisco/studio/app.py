@@ -88,7 +88,7 @@ def _status_of(error: GendiscoError) -> int:
 def snapshot_json(snapshot: Snapshot, workspace: Workspace) -> dict[str, Any]:
     """The project for the page: as validated (defaults filled in), with every interval's
     resolved prompts and seeds (what `from` omitted continues from)."""
-    from gendisco.project import resolve_intervals
+    from gendisco.project import resolve_intervals, unused_settings
 
     project = snapshot.project
     data: dict[str, Any] = {
@@ -116,7 +116,7 @@ def snapshot_json(snapshot: Snapshot, workspace: Workspace) -> dict[str, Any]:
             }
             for item in resolve_intervals(project)
         ]
-        data["warnings"] = list(project.warnings)
+        data["warnings"] = [*project.warnings, *unused_settings(project)]
     return data
 
 
