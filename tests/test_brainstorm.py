@@ -543,6 +543,17 @@ def test_offline_subjects_follow_the_goal() -> None:
     assert unknown.ideas[0].subject == "zxq"
 
 
+def test_offline_subject_transition_keeps_the_time_of_day_and_the_modifiers() -> None:
+    for model in (None, "tiny"):
+        words = bs.offline_words(model)
+        for seed in range(5):
+            ideas = bs.offline_transitions("a city skyline at dusk, red", seed=seed, words=words)
+            subject_end = ideas.ideas[2].prompt
+            assert ideas.ideas[2].transition == "subject"
+            assert not subject_end.startswith("a city skyline")
+            assert " at dusk, red" in subject_end, subject_end
+
+
 def test_offline_time_transition_swaps_the_time_of_day() -> None:
     for seed in range(5):
         ideas = bs.offline_transitions("a harbour at dusk, oil painting", seed=seed)

@@ -152,7 +152,8 @@ def offline_transitions(
     prompt: str, *, seed: int | None = None, words: OfflineWords = VIDEOGRAPHY
 ) -> Ideas:
     """Color: a palette added; time: the time of day swapped or added; subject: another
-    subject with the same modifiers; style: a medium added. Deterministic for a seed."""
+    subject with the same time of day and modifiers; style: a medium added. Deterministic
+    for a seed."""
     rng, seed = _rng(seed)
     lower = prompt.lower()
     palettes, times = words.palettes, words.times
@@ -164,6 +165,10 @@ def offline_transitions(
         subject, rest = _split_subject(prompt)
         timed = ", ".join(x for x in (f"{subject} {when}", rest) if x)
     subject, rest = _split_subject(prompt)
+    # the time of day written with the subject ("a city skyline at dusk") is not the subject:
+    # a subject transition keeps it, as it keeps the modifiers after the comma
+    written_time = _TIME_WORDS.search(subject)
+    kept_time = f" {written_time.group(0)}" if written_time else ""
     candidates = [
         s
         for s in (_symbols_for(prompt, words) + list(words.subjects))
@@ -176,7 +181,7 @@ def offline_transitions(
     ends = {
         "color": _swap_or_add(prompt, words.palettes, palette),
         "time": timed,
-        "subject": f"{other}, {rest}",
+        "subject": f"{other}{kept_time}, {rest}",
         # an open vocabulary's styles are fragments ("watercolor" of "watercolor painting")
         "style": _swap_or_add(prompt, words.styles, style)
         if words is not VIDEOGRAPHY
