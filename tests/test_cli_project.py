@@ -260,6 +260,7 @@ def test_validate_warns_about_settings_that_change_nothing(project_dir):
         "song: song.wav\nmodel: tiny\nnegative: blurry\nintervals:\n"
         "  - {start: 0, end: 2, hold: {prompt: a red sun}, warp: beats, reactivity: 1}\n"
         "  - {start: 2, end: 4, transition: color, to: {prompt: a teal sun}, warp: beats}\n"
+        "  - {start: 4, end: 6, transition: style, to: {prompt: a teal sun}}\n"
     )
     result = run_cli("validate", str(path))
     assert result.returncode == 0, result.stderr
@@ -270,6 +271,8 @@ def test_validate_warns_about_settings_that_change_nothing(project_dir):
         "(set hold.pulse and hold.zoom)",
         f"warning: {path}: intervals.0.reactivity: not used by a hold, which moves on the "
         "beats (set hold.pulse and hold.zoom)",
+        f"warning: {path}: intervals.2: starts and ends on the same prompt and seed, so its "
+        "picture does not change (a hold pulses on the beats instead)",
     ]
     # with guidance the negative prompt is used, and a hold without motion settings is quiet
     path.write_text(

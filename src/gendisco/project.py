@@ -938,7 +938,8 @@ def prompt_places(project: Project) -> list[tuple[str, str]]:
 
 def unused_settings(project: Project) -> list[str]:
     """Warnings for settings written in the file that change nothing, as the project stands:
-    a negative prompt without guidance, motion settings on a hold."""
+    a negative prompt without guidance, motion settings on a hold, a transition that ends
+    where it starts."""
     warnings = []
     if project.negative.strip() and project.guidance <= 1.0:
         warnings.append(
@@ -954,6 +955,15 @@ def unused_settings(project: Project) -> list[str]:
                     f"intervals.{i}.{key}: not used by a hold, which moves on the beats "
                     "(set hold.pulse and hold.zoom)"
                 )
+    for item in resolve_intervals(project):
+        if item.kind == "transition" and (item.from_prompt, item.from_seed) == (
+            item.to_prompt,
+            item.to_seed,
+        ):
+            warnings.append(
+                f"intervals.{item.index}: starts and ends on the same prompt and seed, so "
+                "its picture does not change (a hold pulses on the beats instead)"
+            )
     return warnings
 
 
