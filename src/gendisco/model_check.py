@@ -45,8 +45,6 @@ TAESD = {"sd": "madebyollin/taesd", "sdxl": "madebyollin/taesdxl"}
 # How long the hub probe may take; a reachable hub answers a TCP connect in milliseconds.
 HUB_PROBE_TIMEOUT_S = 1.5
 CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".bin", ".pth")
-# The built-in models are built in code (gendisco.models.architectures, which needs torch);
-# their exact names are checked when they are built.
 # The models gendisco builds itself (gendisco.models.architectures): no download. `random:`
 # names can never be hub ids (a repo id has no colon); a bare name starting with "tiny" that
 # is neither of these nor a local path is taken for a mistyped built-in, not a hub id.
@@ -183,7 +181,8 @@ def locate_model(model: str) -> ModelLocation:
     """Where `model` is, looking only at this machine (files and the Hugging Face cache).
 
     Raises ModelPathError (exit 2) for a local path that does not exist, a file that is not
-    `.safetensors`, a folder without `model_index.json`, or a malformed hub id.
+    `.safetensors`, a folder without `model_index.json`, a malformed hub id, or a mistyped
+    built-in name.
     """
     if model in BUILTIN_MODELS:
         return ModelLocation(model, "builtin")
