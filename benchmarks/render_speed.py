@@ -122,15 +122,11 @@ def bare_diffusers(pipe, frames: int, args: argparse.Namespace) -> float:
     return time.perf_counter() - started
 
 
-def gendisco_generation(pipe, frames: int, args: argparse.Namespace) -> float:
-    """Seconds for gendisco's own generation loop alone (`generate_frames`, uint8 frames on
-    the host, nothing encoded): the render minus this is what encoding, joining and muxing
-    cost."""
-    device = pipe.unet.device
+def gendisco_batches(pipe, frames: int, args: argparse.Namespace):
+    """gendisco's own generation loop (`generate_frames`) over the benchmark's transition:
+    batches of uint8 frames on the host, as the render makes them."""
     positions = np.linspace(0.0, 1.0, frames)
-    sync(device)
-    started = time.perf_counter()
-    for _ in generate_frames(
+    return generate_frames(
         pipe,
         prompt_a=PROMPTS[0],
         prompt_b=PROMPTS[1],
@@ -143,7 +139,16 @@ def gendisco_generation(pipe, frames: int, args: argparse.Namespace) -> float:
         steps=args.steps,
         guidance=0.0,
         batch_size=args.batch,
-    ):
+    )
+
+
+def gendisco_generation(pipe, frames: int, args: argparse.Namespace) -> float:
+    """Seconds for gendisco's own generation loop alone (nothing encoded): the render minus
+    this is what encoding, joining and muxing cost."""
+    device = pipe.unet.device
+    sync(device)
+    started = time.perf_counter()
+    for _ in gendisco_batches(pipe, frames, args):
         pass
     sync(device)
     return time.perf_counter() - started
@@ -151,25 +156,7 @@ def gendisco_generation(pipe, frames: int, args: argparse.Namespace) -> float:
 
 def generated_frames(pipe, frames: int, args: argparse.Namespace) -> np.ndarray:
     """The frames gendisco's generation makes (the render's frames), kept for encoding alone."""
-    positions = np.linspace(0.0, 1.0, frames)
-    return np.concatenate(
-        list(
-            generate_frames(
-                pipe,
-                prompt_a=PROMPTS[0],
-                prompt_b=PROMPTS[1],
-                seed_a=1,
-                seed_b=2,
-                embed_mix=positions,
-                noise_mix=positions,
-                width=args.size,
-                height=args.size,
-                steps=args.steps,
-                guidance=0.0,
-                batch_size=args.batch,
-            )
-        )
-    )
+    return np.concatenate(list(gendisco_batches(pipe, frames, args)))
 
 
 def encoding_alone(images: np.ndarray, args: argparse.Namespace, preset: str) -> float:
