@@ -138,9 +138,27 @@ def test_the_measuring_stick_reads_the_generators_own_pictures(classifier):
     assert min(scores.values()) >= 0.97, scores
 
 
-# Measured with the shipped weights: colour 93 %, time of day 84 %, subject 91 % (43 prompts);
+def test_the_time_of_day_it_reads_survives_a_blur(classifier):
+    """Time of day is the light, not the detail: a blurred copy of a night picture (its
+    stars gone) is still night, so a model that draws less detail is not read as another
+    time of day."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(12)
+    scenes = [sample_scene(rng, held=True) for _ in range(150)]
+    scenes = [Scene(s.color, s.time, s.subject) for s in scenes]
+    pictures = [
+        render_scene(scene, 900 + i)[0].astype(np.float32) for i, scene in enumerate(scenes)
+    ]
+    for sigma in (2, 8):
+        blurred = [gaussian_filter(p, sigma=(sigma, sigma, 0)).round() for p in pictures]
+        found = classifier.classify([b.astype(np.uint8) for b in blurred])
+        assert accuracy(found, scenes)["time"] >= 0.98, sigma
+
+
+# Measured with the shipped weights: colour 93 %, time of day 95 %, subject 91 % (43 prompts);
 # the floors leave room for two pictures more or less (CPU kernels differ between machines).
-FOLLOWING_FLOORS = {"color": 0.88, "time": 0.78, "subject": 0.85}
+FOLLOWING_FLOORS = {"color": 0.88, "time": 0.90, "subject": 0.85}
 
 
 def test_prompts_held_out_of_training_are_followed(tiny, classifier):

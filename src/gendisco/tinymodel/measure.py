@@ -4,8 +4,8 @@
   when the picture has almost no saturation; `chroma` gives the mean opponent colour, so a
   colour transition's progress can be measured as a projection between its two ends.
 - brightness: mean HSV value.
-- time of day: the vote of the nearest generator pictures in brightness statistics (its
-  spread, where the light is, how light the sky rows are).
+- time of day: the vote of the nearest generator pictures in coarse brightness (overall,
+  the sky rows, a 4 x 4 grid of where the light is); blurring a picture does not change it.
 - subject: a ridge-regression read-out of edge orientation and density per region, row
   profiles, the spectrum (stripes, grids and rings are periodic) and the layout of light.
 Both are fitted on the scene generator's own pictures (`SceneClassifier.fit`): the generator
@@ -99,12 +99,14 @@ def _grid(values: np.ndarray, cells: int) -> np.ndarray:
 
 
 def time_features(image: np.ndarray) -> np.ndarray:
-    """Brightness: its distribution, where the light is, and how light the sky rows are."""
+    """Light at a coarse scale: how bright the picture is, how bright its sky rows are, and
+    where the light is (a 4 x 4 grid of mean brightness). Time of day is the light, not the
+    detail: the spread of single pixels (stars, the edges of stripes) would read a blurred
+    copy of a picture as another time of day, so no statistic finer than a grid cell is used.
+    """
     _, _, v = hsv(_downsample(_as_float(image)))
-    spread = np.percentile(v, [5, 10, 25, 40, 50, 60, 75, 90, 95])
-    histogram = np.histogram(v, bins=12, range=(0.0, 1.0))[0] / v.size
     sky = np.median(v[: v.shape[0] // 4])
-    return np.concatenate([[v.mean(), v.std(), sky], spread, histogram, _grid(v, 4)])
+    return np.concatenate([[v.mean(), sky], _grid(v, 4)])
 
 
 def subject_features(image: np.ndarray) -> np.ndarray:
