@@ -283,6 +283,26 @@ def test_validate_warns_about_settings_that_change_nothing(project_dir):
     assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
+def test_validate_names_a_prompt_the_model_cannot_read_to_the_end(project_dir):
+    scene = "a neon city skyline at night, rain on the glass, "
+    long = scene * 8 + "seen from a rooftop"  # 8 x 12 + 4 = 100 words and commas
+    path = project_dir / "long.yaml"
+    path.write_text(
+        "song: song.wav\nmodel: tiny\nstyle: oil painting\nintervals:\n"
+        f"  - {{start: 0, end: 4, transition: color, from: {{prompt: '{long}'}}, "
+        "to: {prompt: 'the sun at noon'}}\n"
+    )
+    result = run_cli("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    # the style goes last (+3: a comma, oil, painting), so it is what the model never reads
+    assert result.stderr.splitlines()[0] == (
+        f"warning: {path}: intervals.0 start prompt: at least 103 tokens, and the model "
+        "reads 75: 'skyline at night, rain on ... a rooftop, oil painting' is cut off "
+        "(put what matters first, or shorten it)"
+    )
+    assert "the sun at noon" not in result.stderr  # short prompts are not named
+
+
 def test_missing_project_file_exits_2_without_traceback(tmp_path):
     result = run_cli("validate", str(tmp_path / "nope.yaml"))
     assert result.returncode == 2

@@ -91,6 +91,18 @@ def test_seed_sheet_has_one_labelled_tile_per_seed_and_is_repeatable(tmp_path):
     assert max(box[3] for box in meta["boxes"]) < height
 
 
+def test_a_prompt_longer_than_the_model_reads_is_named(tmp_path):
+    prompt = ", ".join(["the sun at noon, red"] * 16) + ", in the rain"
+    out = tmp_path / "long.png"
+    result = CliRunner().invoke(app, ["preview", prompt, "--seeds", "1", *TILE, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "warning: the prompt: " in result.stderr and "changed nothing" in result.stderr
+    short = CliRunner().invoke(
+        app, ["preview", "the sun at noon", "--seeds", "1", *TILE, "--out", str(out)]
+    )
+    assert short.exit_code == 0 and "warning" not in short.stderr
+
+
 def test_project_sheet_shows_an_intervals_start_and_end_keyframes(tmp_path):
     project = tmp_path / "demo.yaml"
     project.write_text(PROJECT, encoding="utf-8")

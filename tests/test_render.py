@@ -552,6 +552,29 @@ def test_draft_project_keeps_a_given_model_and_its_settings(tmp_path, song):
     assert (draft_project(small).width, draft_project(small).fps) == (SIZE, 4)  # never larger
 
 
+def test_a_render_names_the_words_the_model_never_read(tmp_path, song):
+    long = ", ".join(["the sun at noon, red"] * 16) + ", in the rain"  # past 75 tokens
+    written = [
+        {
+            "start": 0.0,
+            "end": 1.0,
+            "transition": "color",
+            "from": {"prompt": "the sun at noon, red", "seed": 1},
+            "to": {"prompt": long},
+        }
+    ]
+    project = write_project(tmp_path, song, written, fps=4)
+    result = run_cli("render", str(project), "--json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    cut = [w for w in warnings if w.startswith("intervals.0 end prompt: ")]
+    assert len(cut) == 1 and len(warnings) == 1, warnings
+    assert "and the model reads 75: '" in cut[0] and "in the rain' changed nothing" in cut[0]
+    assert f"warning: {cut[0]}" in result.stderr  # said on the terminal too
+    manifest = json.loads((tmp_path / "out" / "render.json").read_text())
+    assert manifest["warnings"] == warnings
+
+
 def test_snapping_to_bars_keeps_the_song_end_and_warns_of_gaps_where_they_end_up(tmp_path, song):
     written = [
         {"start": 0.3, "end": 3.3, "hold": {"prompt": "the sun at noon", "seed": 1}},

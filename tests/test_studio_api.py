@@ -290,6 +290,14 @@ def test_times_keep_their_notation_and_kinds_switch(client, project):
     assert set(third) == {"start", "end", "hold"}
 
 
+def test_a_prompt_too_long_for_the_model_is_named_as_it_is_typed(client, project):
+    long = ", ".join(["a mirror ball over the sea at night"] * 11)  # 11 x 8 + 10 = 98
+    response = edit(client, merge(["intervals", 0], {"from": {"prompt": long}}))
+    assert response.status_code == 200, response.json()
+    cut = [w for w in client.get("/api/project").json()["warnings"] if "tokens" in w]
+    assert len(cut) == 1 and cut[0].startswith("intervals.0 start prompt: at least ")
+
+
 def test_insert_and_remove_an_interval(client, project):
     assert edit(client, merge(["intervals", 1], {"end": 11.0})).status_code == 200
     assert client.get("/api/project").json()["warnings"] == [

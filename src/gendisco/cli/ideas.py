@@ -114,6 +114,7 @@ def preview(
         stderr.print(f"loading {chosen_model}", markup=False)
         from gendisco.models import load_pipeline
         from gendisco.preview import interval_sheet, save_sheet
+        from gendisco.prompt_length import project_places
 
         pipe = load_pipeline(
             chosen_model,
@@ -122,6 +123,7 @@ def preview(
             scheduler=scheduler or project.scheduler,
             speed=with_overrides(project.speed, speed or []),
         )
+        _warn_cut_prompts(pipe, project_places(project))
         sheet = interval_sheet(
             pipe,
             project,
@@ -147,6 +149,7 @@ def preview(
             scheduler=scheduler or "euler",
             speed=with_overrides(SpeedSettings(), speed or []),
         )
+        _warn_cut_prompts(pipe, [("the prompt", prompt)])
         sheet = seed_sheet(
             pipe,
             prompt,
@@ -161,6 +164,13 @@ def preview(
     written = save_sheet(sheet, out)
     stderr.print(f"wrote {len(sheet.labels)} tiles", markup=False)
     typer.echo(str(written))
+
+
+def _warn_cut_prompts(pipe, places: list[tuple[str, str]]) -> None:
+    from gendisco.prompt_length import cut_off_warnings
+
+    for warning in cut_off_warnings(pipe, places):
+        stderr.print(f"warning: {warning}", markup=False)
 
 
 BRAINSTORM_PNG = Path("brainstorm.png")

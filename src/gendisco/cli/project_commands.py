@@ -25,11 +25,13 @@ def validate(project: ProjectArg) -> None:
     """
     from gendisco.model_check import model_warnings
     from gendisco.project import format_time, load_project, unused_settings
+    from gendisco.prompt_length import certainly_cut, project_places
 
     loaded = load_project(project)
     warnings = [
         *loaded.warnings,
         *unused_settings(loaded),
+        *certainly_cut(project_places(loaded)),
         *model_warnings(loaded.model, vae=loaded.vae),
     ]
     if loaded.model == "tiny":

@@ -20,6 +20,7 @@ from gendisco.errors import GendiscoError, UserError
 from gendisco.frames import FramesRecord, write_gap_pngs
 from gendisco.lock import OutputLock
 from gendisco.project import Project, load_project
+from gendisco.prompt_length import cut_off_warnings, resolved_places
 from gendisco.rendering.clips import PipelineSpec, render_clips, render_gap
 from gendisco.rendering.plan import ClipPlan, RenderPlan, plan_render
 from gendisco.speed import SpeedSettings, compile_settings
@@ -393,6 +394,7 @@ def _render_locked(
             report(RenderProgress(stage="load", frames_total=frames_total, message=plan.model))
             pipeline = loading.result() if loading is not None else spec.load()
         device_description = _describe(pipeline)
+        plan.warnings.extend(_cut_prompts(pipeline, plan, todo))
         for clip in todo:
             reports[clip.interval].cached = False
         progressed(0, todo[0].interval)
@@ -550,6 +552,18 @@ def _plan_progress(plan: RenderPlan, todo: list[ClipPlan], frames_total: int) ->
         clip_paths=tuple(clip.path for clip in interval_clips),
         message=f"{frames_total} frames to make",
     )
+
+
+def _cut_prompts(pipeline: Any, plan: RenderPlan, todo: list[ClipPlan]) -> list[str]:
+    """Warnings for the prompts of the intervals being rendered that the pipeline's
+    tokenizer cuts off (counted exactly, where `validate` can only bound the count)."""
+    from gendisco.models.generate import uses_guidance
+
+    rendered = {clip.interval for clip in todo}
+    project = plan.project
+    negative = project.negative if uses_guidance(pipeline, project.guidance) else ""
+    places = resolved_places([i for i in plan.intervals if i.index in rendered], negative)
+    return cut_off_warnings(pipeline, places)
 
 
 def _describe(pipeline: Any) -> dict[str, Any]:

@@ -89,6 +89,7 @@ def snapshot_json(snapshot: Snapshot, workspace: Workspace) -> dict[str, Any]:
     """The project for the page: as validated (defaults filled in), with every interval's
     resolved prompts and seeds (what `from` omitted continues from)."""
     from gendisco.project import resolve_intervals, unused_settings
+    from gendisco.prompt_length import certainly_cut, project_places
 
     project = snapshot.project
     data: dict[str, Any] = {
@@ -116,7 +117,11 @@ def snapshot_json(snapshot: Snapshot, workspace: Workspace) -> dict[str, Any]:
             }
             for item in resolve_intervals(project)
         ]
-        data["warnings"] = [*project.warnings, *unused_settings(project)]
+        data["warnings"] = [
+            *project.warnings,
+            *unused_settings(project),
+            *certainly_cut(project_places(project)),
+        ]
     return data
 
 
