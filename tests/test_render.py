@@ -260,6 +260,12 @@ def test_second_run_renders_nothing_and_one_edit_renders_one_clip(tmp_path, song
     assert all(report.cached for report in again.intervals)
     assert {c.name: c.stat().st_mtime_ns for c in clips} == stamps
 
+    # warp and reactivity on a hold move nothing (it moves on the beats): nothing re-renders
+    moved = [dict(item) for item in THREE_INTERVALS]
+    moved[1] = {**moved[1], "warp": "linear", "reactivity": 0.1}
+    write_project(tmp_path, song, moved)
+    assert render(project_path).frames_rendered == 0
+
     edited = [dict(item) for item in THREE_INTERVALS]
     edited[2] = {**edited[2], "to": {"prompt": "a flock of pelicans over the sea", "seed": 11}}
     write_project(tmp_path, song, edited)

@@ -967,6 +967,10 @@ def unused_settings(project: Project) -> list[str]:
     return warnings
 
 
+_DEFAULT_WARP = Interval.model_fields["warp"].default
+_DEFAULT_REACTIVITY = Interval.model_fields["reactivity"].default
+
+
 def _styled(prompt: str, style: str) -> str:
     return f"{prompt}, {style}" if style else prompt
 
@@ -987,6 +991,9 @@ def resolve_intervals(project: Project) -> list[ResolvedInterval]:
             seed = project.seed if hold.seed is None else hold.seed
             start = end = (hold.prompt, seed)
             kind, pulse, zoom, continues = "hold", hold.pulse, hold.zoom, False
+            # a hold moves on the beats alone: warp and reactivity written on it change no
+            # pixel, so they resolve to the defaults and its clips' names do not follow them
+            warp, reactivity = _DEFAULT_WARP, _DEFAULT_REACTIVITY
         else:
             if interval.from_ is not None:
                 source = interval.from_
@@ -1007,6 +1014,7 @@ def resolve_intervals(project: Project) -> list[ResolvedInterval]:
             to_seed = default_seed if interval.to.seed is None else interval.to.seed
             end = (interval.to.prompt, to_seed)
             kind, pulse, zoom = "transition", 0.0, 1.0
+            warp, reactivity = interval.warp, interval.reactivity
         resolved.append(
             ResolvedInterval(
                 index=index,
@@ -1019,8 +1027,8 @@ def resolve_intervals(project: Project) -> list[ResolvedInterval]:
                 to_prompt=_styled(end[0], project.style),
                 to_seed=end[1],
                 negative=project.negative,
-                warp=interval.warp,
-                reactivity=interval.reactivity,
+                warp=warp,
+                reactivity=reactivity,
                 pulse=pulse,
                 zoom=zoom,
                 continues=continues,
