@@ -53,17 +53,21 @@ def _gpu_name() -> str | None:
     return torch.cuda.get_device_name(0)
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.strip()
+
+
 def _commit() -> str:
+    """HEAD, marked when tracked files differ from it: the numbers then come from code that
+    no commit holds."""
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=True,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        changed = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{head} with uncommitted changes" if changed else head
 
 
 def environment(command: str | None = None) -> dict[str, Any]:
