@@ -35,7 +35,7 @@ from report import describe, environment, write_results, write_section
 from gendisco import models
 from gendisco.models.generate import _to_uint8, decode, generate_frames, generate_images
 from gendisco.tinymodel import WEIGHTS
-from gendisco.tinymodel.measure import SceneClassifier, accuracy
+from gendisco.tinymodel.measure import SceneClassifier, accuracy, blurred
 from gendisco.tinymodel.scenes import Scene, held_out, render_scene
 from gendisco.tinymodel.train import pixels_to_tensor
 
@@ -104,17 +104,6 @@ def following(
         )
         rounds.append(accuracy(classifier.classify(list(images)), scenes))
     return scores_over_rounds(rounds)
-
-
-def blurred(images: list[np.ndarray]) -> list[np.ndarray]:
-    """The pictures with their detail gone: what the measure must read the same (time of
-    day is the light), and what it cannot (subjects are shapes, so less of them is read)."""
-    from scipy.ndimage import gaussian_filter
-
-    sigma = (BLUR_SIGMA, BLUR_SIGMA, 0)
-    return [
-        gaussian_filter(i.astype(np.float32), sigma=sigma).round().astype(np.uint8) for i in images
-    ]
 
 
 @torch.no_grad()
@@ -238,7 +227,7 @@ def main() -> None:
     for picture_seed in picture_seeds(len(scenes), args.seeds):
         generator = [render_scene(s, seed)[0] for s, seed in zip(scenes, picture_seed, strict=True)]
         generator_rounds.append(accuracy(classifier.classify(generator), scenes))
-        blurred_rounds.append(accuracy(classifier.classify(blurred(generator)), scenes))
+        blurred_rounds.append(accuracy(classifier.classify(blurred(generator, BLUR_SIGMA)), scenes))
         round_trip = autoencoder_round_trip(pipes[("tiny", "default")], generator)
         round_trip_rounds.append(accuracy(classifier.classify(round_trip), scenes))
     for source, rounds in (

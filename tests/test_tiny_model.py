@@ -26,6 +26,7 @@ from gendisco.tinymodel import WEIGHTS
 from gendisco.tinymodel.measure import (
     SceneClassifier,
     accuracy,
+    blurred,
     brightness,
     chroma,
     dominant_color,
@@ -142,17 +143,12 @@ def test_the_time_of_day_it_reads_survives_a_blur(classifier):
     """Time of day is the light, not the detail: a blurred copy of a night picture (its
     stars gone) is still night, so a model that draws less detail is not read as another
     time of day."""
-    from scipy.ndimage import gaussian_filter
-
     rng = np.random.default_rng(12)
     scenes = [sample_scene(rng, held=True) for _ in range(150)]
     scenes = [Scene(s.color, s.time, s.subject) for s in scenes]
-    pictures = [
-        render_scene(scene, 900 + i)[0].astype(np.float32) for i, scene in enumerate(scenes)
-    ]
+    pictures = [render_scene(scene, 900 + i)[0] for i, scene in enumerate(scenes)]
     for sigma in (2, 8):
-        blurred = [gaussian_filter(p, sigma=(sigma, sigma, 0)).round() for p in pictures]
-        found = classifier.classify([b.astype(np.uint8) for b in blurred])
+        found = classifier.classify(blurred(pictures, sigma))
         assert accuracy(found, scenes)["time"] >= 0.98, sigma
 
 

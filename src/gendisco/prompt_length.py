@@ -62,11 +62,11 @@ def resolved_places(intervals: Iterable[Any], negative: str = "") -> list[tuple[
     return places
 
 
-def project_places(project: Any) -> list[tuple[str, str]]:
-    """`resolved_places` for a `project.Project`: its negative prompt only where guidance
-    uses it."""
+def project_places(project: Any, resolved: list[Any] | None = None) -> list[tuple[str, str]]:
+    """`resolved_places` for a `project.Project` (its `resolve_intervals`, when the caller
+    has them already): its negative prompt only where guidance uses it."""
     negative = project.negative if project.guidance > 1.0 else ""
-    return resolved_places(resolve_intervals(project), negative)
+    return resolved_places(resolve_intervals(project) if resolved is None else resolved, negative)
 
 
 def least_tokens(prompt: str) -> int:

@@ -105,6 +105,7 @@ def snapshot_json(snapshot: Snapshot, workspace: Workspace) -> dict[str, Any]:
         dumped["song"] = project.song.name
         dumped["output"] = project.output.name
         data["project"] = dumped
+        resolved = resolve_intervals(project)
         data["resolved"] = [
             {
                 "index": item.index,
@@ -115,12 +116,12 @@ def snapshot_json(snapshot: Snapshot, workspace: Workspace) -> dict[str, Any]:
                 "to_seed": item.to_seed,
                 "continues": item.continues,
             }
-            for item in resolve_intervals(project)
+            for item in resolved
         ]
         data["warnings"] = [
             *project.warnings,
             *unused_settings(project),
-            *certainly_cut(project_places(project)),
+            *certainly_cut(project_places(project, resolved)),
         ]
     return data
 

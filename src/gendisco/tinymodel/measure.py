@@ -98,6 +98,18 @@ def _grid(values: np.ndarray, cells: int) -> np.ndarray:
     return _downsample(values[..., None], cells)[..., 0].ravel()
 
 
+def blurred(images: list[np.ndarray], sigma: float) -> list[np.ndarray]:
+    """The pictures (uint8) with their detail gone by a Gaussian blur of `sigma` pixels:
+    what the time of day must read the same on."""
+    from scipy.ndimage import gaussian_filter
+
+    spread = (sigma, sigma, 0)
+    return [
+        gaussian_filter(np.asarray(i, dtype=np.float32), sigma=spread).round().astype(np.uint8)
+        for i in images
+    ]
+
+
 def time_features(image: np.ndarray) -> np.ndarray:
     """Light at a coarse scale: how bright the picture is, how bright its sky rows are, and
     where the light is (a 4 x 4 grid of mean brightness). Time of day is the light, not the
@@ -259,6 +271,7 @@ def accuracy(found: list[Scene], expected: list[Scene]) -> dict[str, float]:
 __all__ = [
     "SceneClassifier",
     "accuracy",
+    "blurred",
     "brightness",
     "chroma",
     "dominant_color",
