@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from gendisco.lock import LOCK_NAME, OutputBusy, OutputLock, lock_holder
+from gendisco.rendering import check_output_writable
 from synth import drum_song, write_audio
 
 HOLDER = textwrap.dedent(
@@ -158,6 +160,29 @@ def test_abandoned_partial_files_are_cleaned_once_the_lock_is_free(tmp_path, son
     assert (tmp_path / "out" / "final.mp4").is_file()
 
 
+def test_renders_starting_together_do_not_fail_each_others_write_check(tmp_path):
+    """Each render checks that it can write to the output folder before it takes the lock;
+    checks made at the same moment must not remove each other's probe."""
+    start = threading.Barrier(4)
+    errors: list[Exception] = []
+
+    def check_repeatedly() -> None:
+        start.wait()
+        try:
+            for _ in range(300):
+                check_output_writable(tmp_path / "out")
+        except Exception as error:  # noqa: BLE001 - any failure is the finding
+            errors.append(error)
+
+    threads = [threading.Thread(target=check_repeatedly) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["clips"]
+
+
 def test_two_renders_side_by_side_with_wait_both_finish(tmp_path, song):
     """`--interval 0` and `--interval 1` in two terminals: each waits its turn, both succeed."""
     project = write_project(tmp_path, song)
@@ -175,7 +200,12 @@ def test_two_renders_side_by_side_with_wait_both_finish(tmp_path, song):
         deadline = time.monotonic() + 120
         while not all("waiting:" in log.read_text() for log in logs):
             assert time.monotonic() < deadline, [log.read_text() for log in logs]
-            assert all(render.poll() is None for render in renders)
+            ended = [
+                log.read_text()
+                for render, log in zip(renders, logs, strict=True)
+                if render.poll() is not None
+            ]
+            assert not ended, ended
             time.sleep(0.2)
     finally:
         holder.kill()

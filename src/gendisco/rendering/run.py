@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -123,9 +124,10 @@ def _ignore_progress(_: RenderProgress) -> None:
 def check_output_writable(output: Path) -> None:
     try:
         (output / "clips").mkdir(parents=True, exist_ok=True)
-        probe = output / ".gendisco-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # A probe of its own: renders started together (one of them about to wait for the
+        # lock) must not remove each other's.
+        with tempfile.NamedTemporaryFile(dir=output, prefix=".gendisco-write-test-"):
+            pass
     except OSError as error:
         reason = error.strerror or str(error)
         raise UserError(f"output folder {output} is not writable ({reason})") from None
