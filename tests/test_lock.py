@@ -188,7 +188,8 @@ def test_two_renders_side_by_side_with_wait_both_finish(tmp_path, song):
     project = write_project(tmp_path, song)
     env = {**os.environ, "GENDISCO_CACHE_DIR": str(tmp_path / "cache")}
     command = [sys.executable, "-m", "gendisco", "render", str(project), "--wait"]
-    holder = hold_lock(tmp_path / "out")  # a third render, busy until both are waiting
+    # a third render, busy until both are waiting (killed below, however long that takes)
+    holder = hold_lock(tmp_path / "out", seconds=600)
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     renders = [
         subprocess.Popen(
