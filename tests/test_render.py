@@ -563,20 +563,25 @@ def test_a_render_names_the_words_the_model_never_read(tmp_path, song):
     written = [
         {
             "start": 0.0,
-            "end": 1.0,
+            "end": 2.0,
             "transition": "color",
             "from": {"prompt": "the sun at noon, red", "seed": 1},
             "to": {"prompt": long},
         }
     ]
     project = write_project(tmp_path, song, written, fps=4)
-    result = run_cli("render", str(project), "--json", "--quiet")
+    result = run_cli("render", str(project), "--json", "--batch-size", "2")
     assert result.returncode == 0, result.stderr
     warnings = json.loads(result.stdout)["warnings"]
     cut = [w for w in warnings if w.startswith("intervals.0 end prompt: ")]
     assert len(cut) == 1 and len(warnings) == 1, warnings
     assert "and the model reads 75: '" in cut[0] and "in the rain' changed nothing" in cut[0]
-    assert f"warning: {cut[0]}" in result.stderr  # said on the terminal too
+    # said on the terminal once, as soon as the model is loaded: before a single frame is
+    # made (the estimate follows the first batch), not after the whole render
+    lines = result.stderr.splitlines()
+    assert lines.count(f"warning: {cut[0]}") == 1, result.stderr
+    estimate = next(i for i, line in enumerate(lines) if line.startswith("estimate: "))
+    assert lines.index(f"warning: {cut[0]}") < estimate, result.stderr
     manifest = json.loads((tmp_path / "out" / "render.json").read_text())
     assert manifest["warnings"] == warnings
 

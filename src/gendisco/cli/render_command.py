@@ -166,7 +166,8 @@ def render(
             stderr.print(interrupted_message(bar.plan, argv), markup=False)
             raise typer.Exit(130) from None
     for warning in result.warnings:
-        stderr.print(f"warning: {warning}", markup=False)
+        if warning not in bar.warned:  # the rest were said when they were found
+            stderr.print(f"warning: {warning}", markup=False)
     if not quiet:
         stderr.print(render_summary(result), markup=False)
     if json_out:
@@ -208,6 +209,7 @@ class RenderProgressBar:
     def __init__(self, *, enabled: bool):
         self.enabled = enabled
         self.plan = None  # the "plan" event, for the Ctrl-C summary
+        self.warned: set[str] = set()  # warnings already printed, even with --quiet
         self._progress = None
         self._task = None
         self._render_started: float | None = None
@@ -243,6 +245,9 @@ class RenderProgressBar:
     def update(self, event) -> None:
         if event.stage == "plan":
             self.plan = event
+        if event.stage == "warn":
+            self.warned.add(event.message)
+            stderr.print(f"warning: {event.message}", markup=False)
         if not self.enabled:
             return
         if event.stage == "wait":

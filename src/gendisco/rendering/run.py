@@ -39,10 +39,13 @@ class RenderProgress:
     """What the renderer is doing, for a progress bar.
 
     The "plan" stage comes once, before any frame is made: `frames_total` frames to make in
-    `clips_todo` clips, `clips_cached` of the `clip_paths` already on disk.
+    `clips_todo` clips, `clips_cached` of the `clip_paths` already on disk. A "warn" event
+    carries one warning in `message` as soon as it is known (the plan's after the plan, a
+    prompt the model cuts off after the load), so a long render does not keep it to the
+    end; the result lists every warning again.
     """
 
-    stage: Literal["wait", "analyze", "plan", "load", "render", "stitch", "done"]
+    stage: Literal["wait", "analyze", "plan", "warn", "load", "render", "stitch", "done"]
     interval: int | None = None
     frames_done: int = 0  # frames generated so far in this run
     frames_total: int = 0  # frames this run generates
@@ -339,6 +342,8 @@ def _render_locked(
         )
     frames_total = sum(clip.frame_count for clip in todo)
     report(_plan_progress(plan, todo, frames_total))
+    for warning in [*plan.gap_warnings, *plan.warnings]:
+        report(RenderProgress(stage="warn", message=warning))
 
     # 4. Render what is missing; the model is loaded only if something is.
     reports = {
@@ -396,7 +401,9 @@ def _render_locked(
             report(RenderProgress(stage="load", frames_total=frames_total, message=plan.model))
             pipeline = loading.result() if loading is not None else spec.load()
         device_description = _describe(pipeline)
-        plan.warnings.extend(_cut_prompts(pipeline, plan, todo))
+        for warning in _cut_prompts(pipeline, plan, todo):
+            plan.warnings.append(warning)
+            report(RenderProgress(stage="warn", message=warning))  # before the first frame
         for clip in todo:
             reports[clip.interval].cached = False
         progressed(0, todo[0].interval)

@@ -49,6 +49,8 @@ def render_job(
     )
 
     def progress(event: RenderProgress) -> None:
+        if event.stage == "warn":
+            return  # not a stage of the job: its result lists the warnings
         job.report(
             Progress(
                 stage=event.stage,
