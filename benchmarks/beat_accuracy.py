@@ -88,9 +88,24 @@ class Row:
     downbeat_f: float
     annotated_bpm: float
     estimated_bpm: float
+    # real recordings: how many found downbeats fall on each annotated beat of the bar
+    # ("0/0/9/0": all on beat 3, half a bar off); empty where there are no bar positions
+    downbeats_on: str = ""
 
 
 # 1. Scoring ---------------------------------------------------------------------------
+
+
+def downbeats_on(annotation: np.ndarray, found_downbeats: np.ndarray) -> str:
+    """Counts of found downbeats within 70 ms of an annotated beat, by that beat's place in
+    the bar (annotation rows: time, beat in bar), e.g. "0/0/9/0"."""
+    times, places = annotation[:, 0], annotation[:, 1].astype(int)
+    counts = np.zeros(max(int(places.max()), 1), dtype=int)
+    for t in found_downbeats:
+        nearest = int(np.argmin(np.abs(times - t)))
+        if abs(times[nearest] - t) <= 0.07 and places[nearest] >= 1:
+            counts[places[nearest] - 1] += 1
+    return "/".join(str(c) for c in counts)
 
 
 def score(
@@ -154,8 +169,10 @@ def evaluate_beats_dev(folder: Path) -> list[Row]:
             annotation = np.loadtxt(folder / "ann" / f"{name}.beats", ndmin=2)
             truth, downbeats = annotation[:, 0], annotation[annotation[:, 1] == 1, 0]
             for tracker, (beats, bpm, found_downbeats) in track_all(y, audio.SR).items():
-                rows.append(score(set_name, name, tracker, truth, beats, bpm, downbeats,
-                                  found_downbeats))  # fmt: skip
+                row = score(set_name, name, tracker, truth, beats, bpm, downbeats, found_downbeats)
+                if found_downbeats is not None:
+                    row.downbeats_on = downbeats_on(annotation, found_downbeats)
+                rows.append(row)
             print(f"  {set_name} {name}", file=sys.stderr)
     return rows
 
@@ -254,21 +271,23 @@ def real_table(rows: list[Row], set_name: str) -> list[str]:
     lines = [
         f"**{set_name}**",
         "",
-        "| clip | annotated BPM | F | CMLt | AMLt | tempo err | downbeat F "
-        "| librosa F | librosa AMLt | librosa tempo err | PLP F | PLP AMLt | PLP tempo err |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| clip | annotated BPM | F | CMLt | AMLt | tempo err | downbeat F | downbeats on beat "
+        "1/2/3/4 | librosa F | librosa AMLt | librosa tempo err | PLP F | PLP AMLt "
+        "| PLP tempo err |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in mine:
         lib, plp = others["librosa"][r.clip], others["plp"][r.clip]
         lines.append(
             f"| {r.clip} | {r.annotated_bpm:.1f} | {r.f:.2f} | {r.cmlt:.2f} | {r.amlt:.2f} "
-            f"| {r.tempo_error:+.0%} | {r.downbeat_f:.2f} | {lib.f:.2f} | {lib.amlt:.2f} "
+            f"| {r.tempo_error:+.0%} | {r.downbeat_f:.2f} | {r.downbeats_on} "
+            f"| {lib.f:.2f} | {lib.amlt:.2f} "
             f"| {lib.tempo_error:+.0%} | {plp.f:.2f} | {plp.amlt:.2f} | {plp.tempo_error:+.0%} |"
         )
     lib, plp = by_tracker(rows, "librosa"), by_tracker(rows, "plp")
     lines.append(
         f"| **mean** | | **{mean(mine, 'f'):.2f}** | {mean(mine, 'cmlt'):.2f} "
-        f"| {mean(mine, 'amlt'):.2f} | | **{mean(mine, 'downbeat_f'):.2f}** "
+        f"| {mean(mine, 'amlt'):.2f} | | **{mean(mine, 'downbeat_f'):.2f}** | "
         f"| **{mean(lib, 'f'):.2f}** | {mean(lib, 'amlt'):.2f} | "
         f"| **{mean(plp, 'f'):.2f}** | {mean(plp, 'amlt'):.2f} | |"
     )
@@ -352,7 +371,9 @@ def markdown(
         describe(env),
         "F = F-measure (70 ms) at the annotated metrical level, CMLt/AMLt = continuity at",
         "the annotated/any metrical level, tempo err = global tempo against the annotation's,",
-        "downbeat F = F-measure (70 ms) of the downbeats. Baselines:",
+        "downbeat F = F-measure (70 ms) of the downbeats; downbeats on beat 1/2/3/4 = how",
+        "many of the found downbeats fall on each annotated beat of the bar (all on 3: the",
+        "bars are right but start half a bar late). Baselines:",
         "`librosa.beat.beat_track(y=y, sr=sr)` and PLP (local maxima of `librosa.beat.plp`).",
         "",
         "### Real recordings (beats-dev)",
