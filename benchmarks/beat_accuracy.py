@@ -241,16 +241,23 @@ print(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5)
 """
 
 
-def timing() -> dict[str, float]:
-    """Fresh process, one core: import and first-call costs count, as in a real run."""
+TIMING_RUNS = 3  # fresh processes; the report gives the median of each time
+
+
+def timing() -> tuple[dict[str, float], list[dict[str, float]]]:
+    """Fresh process, one core: import and first-call costs count, as in a real run.
+    Returns the median of each time over TIMING_RUNS processes, and every run's times."""
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "NUMBA_NUM_THREADS": "1"}  # fmt: skip
     command = [sys.executable, "-c", TIMING_SCRIPT.format(tests=str(ROOT / "tests"))]
-    out = subprocess.run(
-        command, capture_output=True, text=True, check=True, env={**os.environ, **env}
-    ).stdout
     keys = ("import", "file", "samples", "cached", "import_beat", "beat_track")
-    return dict(zip(keys, (float(x) for x in out.split()), strict=True))
+    runs = []
+    for _ in range(TIMING_RUNS):
+        out = subprocess.run(
+            command, capture_output=True, text=True, check=True, env={**os.environ, **env}
+        ).stdout
+        runs.append(dict(zip(keys, (float(x) for x in out.split()), strict=True)))
+    return {key: float(np.median([run[key] for run in runs])) for key in keys}, runs
 
 
 # 4. Report ----------------------------------------------------------------------------
@@ -412,7 +419,8 @@ def markdown(
     lines += [
         "### Speed",
         "",
-        "A 3-minute song on one core (a fresh process pinned to one CPU, one BLAS thread):",
+        "A 3-minute song on one core (a fresh process pinned to one CPU, one BLAS thread;",
+        f"medians of {TIMING_RUNS} processes, each run in the raw results):",
         f"`analyze` of an m4a file, decoding and first-use imports included, "
         f"{times['file']:.2f} s (+ {times['import']:.2f} s import of gendisco.audio); "
         f"analysing the samples again {times['samples']:.2f} s; read back from the cache "
@@ -453,7 +461,7 @@ def main() -> None:
         "test": evaluate_synthetic("test", style_songs(TEST_SEED)),
         "band": evaluate_synthetic("band", band_songs()),
     }
-    times = timing()
+    times, timing_runs = timing()
     env = environment(" ".join([".venv/bin/python", "benchmarks/beat_accuracy.py", *args]))
     text = markdown(real, beats_dev, synthetic, times, env)
     print(text)
@@ -461,6 +469,7 @@ def main() -> None:
     all_rows = (real or []) + [r for rows in synthetic.values() for r in rows]
     results = write_results(
         "beat_accuracy", [_json_row(r) for r in all_rows], env, timing_s=times,
+        timing_runs_s=timing_runs,
         beats_dev=str(beats_dev) if real is not None else None,
     )  # fmt: skip
     elapsed = time.perf_counter() - start
