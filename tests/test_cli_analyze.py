@@ -152,6 +152,14 @@ def test_corrupt_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_a_folder_given_as_the_song_is_named_as_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    done = run_cli("analyze", str(folder), cache=tmp_path / "cache")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {folder} is a folder, not an audio file"]
+
+
 def test_a_snapped_project_is_plotted_where_it_renders(song_file, tmp_path, monkeypatch):
     from gendisco import audio
 

@@ -160,6 +160,15 @@ BAD_PROJECTS = [
         ["intervals.0.hold.prompt: must not be empty"],
     ),
     (
+        "blank-prompts",
+        "song: song.wav\nintervals:\n  - {start: 0, end: 2, hold: {prompt: '   '}}\n"
+        '  - {start: 2, end: 4, transition: color, from: {prompt: a}, to: {prompt: "\\t"}}\n',
+        [
+            "intervals.0.hold.prompt: must not be empty (it holds only spaces)",
+            "intervals.1.to.prompt: must not be empty (it holds only spaces)",
+        ],
+    ),
+    (
         "prompt-as-plain-text",
         "song: song.wav\nintervals:\n"
         "  - {start: 0, end: 4, transition: color, from: a city, to: {prompt: b}}\n",

@@ -147,6 +147,10 @@ def _rules(problems: list[tuple[tuple[str | int, ...], str]]) -> PydanticCustomE
     return PydanticCustomError("rules", "{summary}", {"summary": summary, "problems": problems})
 
 
+# a prompt of spaces alone is as empty as "" to the text encoder
+NOT_BLANK = r"\S"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
@@ -155,7 +159,9 @@ class PromptSpec(_Model):
     """One end of a transition: what the picture shows, and the noise it starts from."""
 
     prompt: str = Field(
-        ..., min_length=1, description="Text prompt: what the frame shows at this end."
+        ...,
+        pattern=NOT_BLANK,
+        description="Text prompt: what the frame shows at this end.",
     )
     seed: Seed | None = Field(
         None,
@@ -167,7 +173,7 @@ class PromptSpec(_Model):
 class HoldSpec(_Model):
     """A hold: one subject that stays on screen and breathes with the beat."""
 
-    prompt: str = Field(..., min_length=1, description="Text prompt of the held subject.")
+    prompt: str = Field(..., pattern=NOT_BLANK, description="Text prompt of the held subject.")
     seed: Seed | None = Field(None, description="Noise seed. Default: the project's `seed`.")
     pulse: float = Field(
         0.3,
@@ -666,6 +672,8 @@ def _message(error: dict[str, Any]) -> str:
         return f"must be text (got {got}); put it in quotes"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == NOT_BLANK:
+        return "must not be empty" + (" (it holds only spaces)" if error.get("input") else "")
     if kind in ("path_type", "path_parsing"):
         return f"must be a file path (got {got})"
     if kind == "literal_error":

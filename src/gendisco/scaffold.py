@@ -746,16 +746,13 @@ def init_project(
     exists (unless `force`) and AudioError when the song cannot be read. The file is loaded
     back with `load_project` before it takes `out`'s place.
     """
-    from gendisco.audio import analyze
+    from gendisco.audio import analyze, check_song_file
     from gendisco.project import load_project
 
     song, out = Path(song), Path(out)
     if bars < 1:
         raise UserError(f"--bars must be 1 or more, got {bars}")
-    if not song.is_file():
-        raise AudioError(
-            f"song not found: {song}" if not song.exists() else f"{song} is a folder, not a song"
-        )
+    check_song_file(song)
     if out.is_dir():
         raise UserError(f"{out} is a folder; give a file name such as {out / 'project.yaml'}")
     if out.exists() and not force:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from gendisco.audio.analysis import AudioAnalysis, analyze, analyze_samples, is_cached
 from gendisco.audio.cache import ANALYSIS_VERSION, cache_dir, file_key
-from gendisco.audio.decode import decode, probe_duration
+from gendisco.audio.decode import check_song_file, decode, probe_duration
 from gendisco.audio.plot import plot_analysis, plot_path
 from gendisco.audio.spectrum import FPS, HOP, N_FFT, SR
 from gendisco.audio.tempo import TempoSegment, tempo_segments
@@ -36,6 +36,7 @@ __all__ = [
     "analyze",
     "analyze_samples",
     "cache_dir",
+    "check_song_file",
     "decode",
     "file_key",
     "is_cached",

@@ -10,10 +10,9 @@ import numpy as np
 
 from gendisco.audio import beat, downbeat, onset, segment, spectrum, tempo
 from gendisco.audio.cache import cached_path
-from gendisco.audio.decode import decode
+from gendisco.audio.decode import check_song_file, decode
 from gendisco.audio.spectrum import FPS, HOP, SR
 from gendisco.audio.tempo import TempoSegment
-from gendisco.errors import AudioError
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: quieter than this is treated as silence
 
@@ -68,8 +67,7 @@ def is_cached(path: Path | str) -> bool:
 def analyze(path: Path | str, *, cache: bool = True) -> AudioAnalysis:
     """Analyse a song file; the result is cached by the file's content (sha256)."""
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"song not found: {path}")
+    check_song_file(path)
     cached = cached_path(path) if cache else None
     if cached is not None and cached.is_file():
         try:

@@ -10,6 +10,14 @@ from gendisco.audio.spectrum import SR
 from gendisco.errors import AudioError
 
 
+def check_song_file(path: Path) -> None:
+    """Raise AudioError, in one line, unless `path` is a file (a folder is named as one)."""
+    if not path.is_file():
+        raise AudioError(
+            f"{path} is a folder, not an audio file" if path.is_dir() else f"song not found: {path}"
+        )
+
+
 def decode(path: Path | str, *, sr: int = SR, mono: bool = True) -> np.ndarray:
     """Decode any audio file FFmpeg reads to float32 samples at `sr`.
 
@@ -19,8 +27,7 @@ def decode(path: Path | str, *, sr: int = SR, mono: bool = True) -> np.ndarray:
     import av
 
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"song not found: {path}")
+    check_song_file(path)
     chunks: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
@@ -47,8 +54,7 @@ def probe_duration(path: Path) -> float:
     import av
 
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"song not found: {path}")
+    check_song_file(path)
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
