@@ -734,8 +734,6 @@ def _song_problem(song: Path) -> tuple[str | None, float | None]:
     from gendisco.audio import probe_duration
 
     try:
-        if song.is_dir():
-            return f"song: {song} is a folder, not an audio file", None
         if not song.exists():
             return f"song: file not found: {song}", None
         duration = probe_duration(song)
