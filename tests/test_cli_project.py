@@ -244,6 +244,16 @@ def test_gap_warns_on_stderr_and_still_passes(project_dir):
     assert result.stderr.startswith(f"warning: {path}: intervals.1: gap of 2 s after intervals.0")
 
 
+def test_a_folder_given_as_the_song_is_named_as_a_folder(project_dir):
+    (project_dir / "songs").mkdir()
+    path = project_dir / "project.yaml"
+    path.write_text("song: songs\nintervals:\n" + GOOD_INTERVAL)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    folder = project_dir / "songs"
+    assert result.stderr == f"error: {path}: song: {folder} is a folder, not an audio file\n"
+
+
 def test_validate_demo_in_a_subprocess():
     result = run_cli("validate", DEMO)
     assert result.returncode == 0, result.stderr
