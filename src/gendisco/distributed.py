@@ -258,7 +258,13 @@ def render_on_ray(
         on_progress(ray.get(counter.total.remote()), message)
         return {**pipeline, "executor": "ray", "ray_address": address, "workers": workers}
     finally:
-        for ref in pending:  # a failure or Ctrl-C: stop the work still queued or running
-            ray.cancel(ref, force=True)
+        # A failure or Ctrl-C: stop the work still queued or running. A cluster started
+        # here goes down whole with its workers; cancelling its tasks first only races their
+        # replies, and Ray's core can abort the process on that race ("Tried to complete
+        # task that was not pending"), losing the Ctrl-C summary. On a shared cluster the
+        # tasks themselves are cancelled.
         if started_here:
             ray.shutdown()
+        else:
+            for ref in pending:
+                ray.cancel(ref, force=True)
