@@ -203,6 +203,7 @@ def drum_song(
     intro_gain: float = 0.1,
     section_bars: int = 8,
     humanize_s: float = 0.0,
+    push_from_s: float | None = None,
     stereo: bool = False,
     seed: int = 0,
 ) -> Song:
@@ -216,7 +217,9 @@ def drum_song(
     `swing` delays every second eighth note (0.33 = triplet swing). `intro_s` seconds of
     pads and soft hats at `intro_gain` precede the full band (beats continue through it).
     Every `section_bars` bars the arrangement changes (drums drop out or the chords move),
-    which gives the ground truth for section boundaries.
+    which gives the ground truth for section boundaries. From `push_from_s` on, the snare,
+    hats and chords anticipate every beat by a sixteenth (a band pushing the last bars)
+    while kick and bass stay on it.
     """
     rng = np.random.default_rng(seed)
     meter = meter or (3 if style == "waltz" else 4)
@@ -245,19 +248,20 @@ def drum_song(
         breakdown = section % 3 == 2
         root, chord = progression[(bar + (section % 2) * 2) % len(progression)]
         eighth = b + p * (0.5 + swing * 0.5)
+        early = p / 4 if push_from_s is not None and b >= push_from_s else 0.0
         if full and not breakdown:
             if style == "rock":
                 if pos in (0, 2):
                     _add(drums, kick, b + jitter(), sr, 1.0)
                 if pos in (1, 3):
-                    _add(drums, snare, b + jitter(), sr, 0.8)
+                    _add(drums, snare, b - early + jitter(), sr, 0.8)
                 if pos == 3 and bar % 2 == 1:
                     _add(drums, kick, eighth + jitter(), sr, 0.6)
             elif style == "four":
                 _add(drums, kick, b + jitter(), sr, 1.0)
-                _add(drums, open_hat, eighth + jitter(), sr, 1.0)
+                _add(drums, open_hat, eighth - early + jitter(), sr, 1.0)
                 if pos in (1, 3):
-                    _add(drums, snare, b + jitter(), sr, 0.5)
+                    _add(drums, snare, b - early + jitter(), sr, 0.5)
             elif style == "waltz":
                 if pos == 0:
                     _add(drums, kick, b + jitter(), sr, 0.9)
@@ -285,9 +289,10 @@ def drum_song(
             else:
                 raise ValueError(f"unknown style {style!r}")
         if style != "samba" or not full:
-            _add(drums, hats[pos % 4], b + jitter(), sr, g * (1.0 if not breakdown else 0.6))
+            hat_gain = g * (1.0 if not breakdown else 0.6)
+            _add(drums, hats[pos % 4], b - early + jitter(), sr, hat_gain)
             if not breakdown or pos % 2 == 0:
-                _add(drums, hats[(pos + 1) % 4], eighth + jitter(), sr, g * 0.6)
+                _add(drums, hats[(pos + 1) % 4], eighth - early + jitter(), sr, g * 0.6)
         # bass: the root on the bar's first beat, octave jumps on others (not in the intro)
         if full and style == "shuffle":
             # a boogie: bass and a chord stab on every swung note, louder than the note on
@@ -305,7 +310,7 @@ def drum_song(
             elif pos == 2 or style == "funk":
                 _add(band, _tone(root * 2, p * 0.45, sr, decay_s=p * 0.3), eighth, sr, 0.25)
         if pos == 0:
-            _add(band, _pad(chord, p * meter, sr), b, sr, 0.22 * (1.0 if full else 2.5 * g))
+            _add(band, _pad(chord, p * meter, sr), b - early, sr, 0.22 * (1.0 if full else 2.5 * g))
     y = _room(drums + band, sr, rng)
     y /= np.abs(y).max() + 1e-9
     y *= 0.8

@@ -354,30 +354,50 @@ def even_pulse(pulses: np.ndarray, peak: np.ndarray) -> bool:
 # Low register ---------------------------------------------------------------------------
 
 SIXTEENTH = SUBDIVISIONS // 4  # a quarter of a beat on the subdivision grid
+# A band can push a passage (the last bars, a break) while the rest of the song sits on
+# the beat. A passage is judged on its own when it spans at least this many beats: three
+# bars of 4/4, six pairs of beats for the consistency test (passages of six beats in a
+# samba already moved by chance).
+LOW_HIT_PASSAGE = 12
 
 
-def on_low_hit(beats: np.ndarray, low: np.ndarray) -> np.ndarray:
-    """Beat frames moved a sixteenth later when the low register (kick, bass, surdo)
-    consistently hits there rather than on them: the beats sit on anticipations (the
-    accented sixteenth before a samba's surdo), and low sounds carry the beat (Hove et al.
-    2014; Lenc et al. 2018). `low` is `accent_peaks` of the lowest onset band."""
-    if beats.size < 8:
-        return beats
-    profile = subdivision_profile(beats, low)
+def _low_hit_later(profile: np.ndarray) -> bool:
+    """Whether the low register (a `subdivision_profile`) consistently hits a sixteenth
+    after the beats rather than on them or at the half. Summed over pairs of beats: drum
+    patterns alternate strong and weak beats (a samba's surdo, a bass note on every other
+    anticipation), so single beats may disagree."""
     after = profile[:, SIXTEENTH]
-    # summed over pairs of beats: drum patterns alternate strong and weak beats (a samba's
-    # surdo, a bass note on every other anticipation), so single beats may disagree
     pairs = profile.shape[0] // 2
 
     def paired(x: np.ndarray) -> np.ndarray:
         return x[: 2 * pairs : 2] + x[1 : 2 * pairs : 2]
 
-    if not (_a_hit(after, profile)
+    return (_a_hit(after, profile)
             and _consistent(paired(after - profile[:, 0]))
-            and _consistent(paired(after - profile[:, STRAIGHT]))):  # fmt: skip
+            and _consistent(paired(after - profile[:, STRAIGHT])))  # fmt: skip
+
+
+def on_low_hit(beats: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Beat frames moved a sixteenth later where the low register (kick, bass, surdo)
+    consistently hits there rather than on them: the beats sit on anticipations (the
+    accented sixteenth before a samba's surdo, a band pushing the last bars while the bass
+    stays on the beat), and low sounds carry the beat (Hove et al. 2014; Lenc et al.
+    2018). The whole song is judged first; if it does not move, every passage of
+    LOW_HIT_PASSAGE beats is judged alone and the beats of those that pass move.
+    `low` is `accent_peaks` of the lowest onset band."""
+    if beats.size < 8:
+        return beats
+    profile = subdivision_profile(beats, low)
+    move = np.full(beats.size, _low_hit_later(profile))
+    if not move.any():
+        for first in range(profile.shape[0] - LOW_HIT_PASSAGE + 1):
+            if _low_hit_later(profile[first : first + LOW_HIT_PASSAGE]):
+                move[first : first + LOW_HIT_PASSAGE + 1] = True  # the intervals' beats
+    if not move.any():
         return beats
     interval = np.diff(beats.astype(float))
-    moved = beats + np.concatenate([interval, interval[-1:]]) * (SIXTEENTH / SUBDIVISIONS)
+    step = np.concatenate([interval, interval[-1:]]) * (SIXTEENTH / SUBDIVISIONS)
+    moved = beats + np.where(move, step, 0.0)
     return np.unique(np.minimum(np.round(moved).astype(int), low.size - 1))
 
 
