@@ -218,8 +218,8 @@ def drum_song(
     pads and soft hats at `intro_gain` precede the full band (beats continue through it).
     Every `section_bars` bars the arrangement changes (drums drop out or the chords move),
     which gives the ground truth for section boundaries. From `push_from_s` on, the snare,
-    hats and chords anticipate every beat by a sixteenth (a band pushing the last bars)
-    while kick and bass stay on it.
+    hats and chords of "rock" and "four" anticipate every beat by a sixteenth (a band
+    pushing the last bars) while kick and bass stay on it.
     """
     rng = np.random.default_rng(seed)
     meter = meter or (3 if style == "waltz" else 4)
