@@ -217,9 +217,9 @@ def drum_song(
     `swing` delays every second eighth note (0.33 = triplet swing). `intro_s` seconds of
     pads and soft hats at `intro_gain` precede the full band (beats continue through it).
     Every `section_bars` bars the arrangement changes (drums drop out or the chords move),
-    which gives the ground truth for section boundaries. From `push_from_s` on, the snare,
-    hats and chords of "rock" and "four" anticipate every beat by a sixteenth (a band
-    pushing the last bars) while kick and bass stay on it.
+    which gives the ground truth for section boundaries. From `push_from_s` on, the hats,
+    the chords and the snare of "rock" and "four" (not samba's percussion) anticipate every
+    beat by a sixteenth (a band pushing the last bars) while kick and bass stay on it.
     """
     rng = np.random.default_rng(seed)
     meter = meter or (3 if style == "waltz" else 4)
