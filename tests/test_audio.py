@@ -89,6 +89,23 @@ def test_tempo_change_100_to_140_keeps_the_beats_on_the_hits_on_both_sides() -> 
     assert abs(fast.start_s - change_s) <= 60 / 100  # within a beat of the change
 
 
+@pytest.mark.parametrize(
+    "style, bpm, change_at_s, seed",
+    [("rock", (108, 132), 20, 111), ("rock", (102, 136), 19, 302), ("four", (108, 144), 20, 303)],
+)
+def test_a_breakdown_after_a_tempo_change_keeps_the_new_tempo(style, bpm, change_at_s, seed):
+    # the last section drops the kick and half the hats: little to hear a pulse in, but
+    # the band plays on at the tempo it changed to, and so do the beats
+    song = drum_song(bpm, 40, style=style, change_at_s=change_at_s, seed=seed)
+    result = audio.analyze_samples(song.y, song.sr)
+    breakdown_s = float(song.sections_s[-1]) + 1.0
+    late = song.beats_s[song.beats_s > breakdown_s]
+    found = np.asarray(result.beat_times_s)
+    assert mir_eval.beat.f_measure(late, found[found > breakdown_s]) >= 0.9
+    # two tempo segments: no third one at a tempo the band never played
+    assert [round(segment.bpm) for segment in result.tempo_segments] == pytest.approx(bpm, rel=0.04)
+
+
 def test_steady_song_is_one_tempo_segment() -> None:
     song = drum_song(118, 20, drift=0.03, seed=8)  # +-3 % rubato is not a tempo change
     result = audio.analyze_samples(song.y, song.sr)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 # bump when the analysis changes, so cached results of an older method are not reused
-ANALYSIS_VERSION = "5"
+ANALYSIS_VERSION = "6"
 
 
 def cache_dir() -> Path:

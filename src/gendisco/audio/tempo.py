@@ -22,6 +22,13 @@ BINS_PER_OCTAVE = 36  # tempo grid: ~2 % steps, below the 4 % a listener notices
 PATH_PRIOR_BPM, PATH_PRIOR_OCTAVES = 120.0, 1.0
 PATH_LEVEL_OCTAVES = 0.35  # how far the local path may stray from the song's main tempo
 OCTAVE_JUMP_COST = 25.0  # log-score per octave of change between windows ~0.19 s apart
+# A window's salience is measured against what the song's clearly periodic windows reach
+# (this percentile of the windows' peaks), not against its own peak: a breakdown, a quiet
+# bridge or the fade at the end has little periodicity, and its best tempo must not outvote
+# the song's tempo as if it were as sure. PATH_EVIDENCE_FLOOR keeps such a window's
+# log-scores close together (it says little), and bounds the cost of any tempo in one window.
+PATH_REFERENCE_PERCENTILE = 90
+PATH_EVIDENCE_FLOOR = 0.05
 
 
 class TempoSegment(NamedTuple):
@@ -88,7 +95,8 @@ def tempo_path(accent: np.ndarray) -> np.ndarray | None:
     A Viterbi path over log-spaced tempi through the local harmonic salience: the cost of
     a step is linear in its size in octaves, so drift is followed, a sustained tempo
     change is taken once its evidence outweighs the jump (a few seconds), and octave flips
-    between neighbouring windows are not.
+    between neighbouring windows are not. Windows weigh by how periodic they are, so a
+    breakdown keeps the tempo of the music around it.
     """
     ac = local_autocorrelation(accent)
     n_bins = int(np.log2(MAX_BPM / MIN_BPM) * BINS_PER_OCTAVE) + 1
@@ -101,8 +109,8 @@ def tempo_path(accent: np.ndarray) -> np.ndarray | None:
     prior = _log_normal(bpm_grid, PATH_PRIOR_BPM, PATH_PRIOR_OCTAVES)
     main_bpm = bpm_grid[np.argmax(salience[active].mean(axis=0) * prior)]
     scores = salience * _log_normal(bpm_grid, main_bpm, PATH_LEVEL_OCTAVES)
-    scores /= scores.max(axis=1, keepdims=True) + 1e-12
-    log_emission = np.log(scores + 1e-3)
+    reference = np.percentile(scores[active].max(axis=1), PATH_REFERENCE_PERCENTILE)
+    log_emission = np.log(np.minimum(scores / (reference + 1e-12), 1.0) + PATH_EVIDENCE_FLOOR)
     log_emission[~active] = 0.0  # silent windows carry no evidence
     octaves = np.log2(bpm_grid)
     transition = -OCTAVE_JUMP_COST * np.abs(octaves[:, None] - octaves[None, :])
