@@ -106,6 +106,21 @@ def test_a_breakdown_after_a_tempo_change_keeps_the_new_tempo(style, bpm, change
     assert [round(segment.bpm) for segment in result.tempo_segments] == pytest.approx(bpm, rel=0.04)
 
 
+def test_a_quiet_bridge_without_a_pulse_is_not_a_tempo_change() -> None:
+    # 6 s of soft noise between two halves of a steady song: `init` would cut an interval
+    # at every tempo change, and the band never changed tempo
+    song = drum_song(138, 30, humanize_s=0.01, seed=4)
+    cut, gap = int(14.0 * song.sr), int(6.0 * song.sr)
+    hiss = np.convolve(np.random.default_rng(0).standard_normal(gap), np.ones(20) / 20, "same")
+    y = np.concatenate([song.y[:cut], 0.01 * hiss.astype(np.float32), song.y[cut:]])
+    result = audio.analyze_samples(y, song.sr)
+    (segment,) = result.tempo_segments
+    assert segment.bpm == pytest.approx(138, rel=0.03)
+    after = song.beats_s[song.beats_s > 16.0] + 6.0
+    found = np.asarray(result.beat_times_s)
+    assert mir_eval.beat.f_measure(after, found[found > 22.0]) >= 0.9
+
+
 def test_steady_song_is_one_tempo_segment() -> None:
     song = drum_song(118, 20, drift=0.03, seed=8)  # +-3 % rubato is not a tempo change
     result = audio.analyze_samples(song.y, song.sr)
