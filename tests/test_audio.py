@@ -103,22 +103,24 @@ def test_a_breakdown_after_a_tempo_change_keeps_the_new_tempo(style, bpm, change
     found = np.asarray(result.beat_times_s)
     assert mir_eval.beat.f_measure(late, found[found > breakdown_s]) >= 0.9
     # two tempo segments: no third one at a tempo the band never played
-    assert [round(segment.bpm) for segment in result.tempo_segments] == pytest.approx(bpm, rel=0.04)
+    assert [segment.bpm for segment in result.tempo_segments] == pytest.approx(bpm, rel=0.04)
 
 
 def test_a_quiet_bridge_without_a_pulse_is_not_a_tempo_change() -> None:
     # 6 s of soft noise between two halves of a steady song: `init` would cut an interval
     # at every tempo change, and the band never changed tempo
     song = drum_song(138, 30, humanize_s=0.01, seed=4)
-    cut, gap = int(14.0 * song.sr), int(6.0 * song.sr)
+    cut_s, gap_s = 14.0, 6.0
+    cut, gap = int(cut_s * song.sr), int(gap_s * song.sr)
     hiss = np.convolve(np.random.default_rng(0).standard_normal(gap), np.ones(20) / 20, "same")
     y = np.concatenate([song.y[:cut], 0.01 * hiss.astype(np.float32), song.y[cut:]])
     result = audio.analyze_samples(y, song.sr)
     (segment,) = result.tempo_segments
     assert segment.bpm == pytest.approx(138, rel=0.03)
-    after = song.beats_s[song.beats_s > 16.0] + 6.0
+    # from two seconds after the bridge, the beats are back on the hits
+    after = song.beats_s[song.beats_s > cut_s + 2.0] + gap_s
     found = np.asarray(result.beat_times_s)
-    assert mir_eval.beat.f_measure(after, found[found > 22.0]) >= 0.9
+    assert mir_eval.beat.f_measure(after, found[found > cut_s + gap_s + 2.0]) >= 0.9
 
 
 def test_steady_song_is_one_tempo_segment() -> None:
